@@ -1,0 +1,24 @@
+"""dlbook: the small helper package of the runnable deep-learning textbook.
+
+Chapters start with ``device = dlbook.setup()``. The modules:
+
+- :mod:`dlbook.core`   — seeding, deterministic kernels, device choice, plot style
+- :mod:`dlbook.data`   — small data sets, generated with a seed or shipped with a package
+- :mod:`dlbook.plot`   — plotting helpers used by several chapters
+- :mod:`dlbook.checks` — the exercise checks
+"""
+
+from dlbook import checks, data, plot
+from dlbook.core import PLOT_STYLE, pick_device, seed_everything, setup
+
+__version__ = "0.1.0"
+__all__ = [
+    "setup",
+    "seed_everything",
+    "pick_device",
+    "PLOT_STYLE",
+    "checks",
+    "data",
+    "plot",
+    "__version__",
+]

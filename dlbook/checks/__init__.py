@@ -1,0 +1,21 @@
+"""Exercise checks: ``dlbook.checks.check_<name>(your_function)``.
+
+Each check runs your code on several cases against a reference and prints one
+line when all pass. When a case fails it raises :class:`CheckError` saying which
+case, expected versus got (shapes first) and a hint, never the solution.
+The checks of each chapter live in their own module, ``chNN.py``.
+"""
+
+from dlbook.checks._core import CheckError, NotImplementedYet
+from dlbook.checks.ch01 import *  # noqa: F403
+from dlbook.checks.ch02 import *  # noqa: F403
+from dlbook.checks.ch03 import *  # noqa: F403
+from dlbook.checks.ch04 import *  # noqa: F403
+from dlbook.checks.ch05 import *  # noqa: F403
+from dlbook.checks.ch06 import *  # noqa: F403
+from dlbook.checks.ch07 import *  # noqa: F403
+from dlbook.checks.ch08 import *  # noqa: F403
+from dlbook.checks.ch09 import *  # noqa: F403
+from dlbook.checks.ch10 import *  # noqa: F403
+
+__all__ = ["CheckError", "NotImplementedYet"] + sorted(n for n in dir() if n.startswith("check_"))

@@ -1,0 +1,3 @@
+"""Exercise checks of chapter 07."""
+
+__all__: list[str] = []

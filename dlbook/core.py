@@ -1,0 +1,83 @@
+"""Reproducible set-up for every chapter: seeds, deterministic kernels, device, plot style."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["setup", "seed_everything", "pick_device", "PLOT_STYLE"]
+
+#: The book's plotting style, applied by :func:`setup`.
+PLOT_STYLE: dict[str, object] = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "legend.frameon": False,
+    "lines.linewidth": 2.0,
+    "image.cmap": "viridis",
+}
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) random generators."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then CPU.
+
+    ``prefer`` (``"cpu"``, ``"cuda"`` or ``"mps"``) forces a choice; the
+    environment variable ``DLBOOK_DEVICE`` does the same without editing code.
+    """
+    choice = prefer or os.environ.get("DLBOOK_DEVICE")
+    if choice:
+        choice = choice.lower()
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": torch.backends.mps.is_available(),
+        }
+        if choice not in available:
+            raise ValueError(f"unknown device {choice!r}; use one of {sorted(available)}")
+        if not available[choice]:
+            raise RuntimeError(f"device {choice!r} was requested but is not available here")
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def setup(seed: int = 0, *, device: str | None = None) -> torch.device:
+    """Prepare a chapter: seed everything, make kernels deterministic, style plots.
+
+    Returns the device the chapter should use (see :func:`pick_device`).
+    It prints nothing, so a chapter's stored outputs do not depend on the machine.
+    """
+    # cuBLAS needs this before its first call to be deterministic.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed_everything(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    chosen = pick_device(device)
+
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(PLOT_STYLE)
+    return chosen
