@@ -120,10 +120,11 @@ def _open(browser, url: str):
         "response", lambda r: r.status >= 400 and report.failed.append(f"{r.url} (HTTP {r.status})")
     )
     page.goto(url, wait_until="load")
-    page.wait_for_function(
-        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
-    )
-    page.evaluate("() => MathJax.startup.promise")
+    if page.evaluate("() => document.querySelector('script[src*=mathjax]') !== null"):
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
+        )
+        page.evaluate("() => MathJax.startup.promise")
     return context, page, report
 
 
@@ -193,3 +194,24 @@ def test_every_toc_page_was_built(built_site: Path) -> None:
     assert (built_site / "_static" / "mathjax" / "es5" / "tex-chtml.js").is_file(), (
         "MathJax was not copied"
     )
+
+
+def test_glossary_is_searchable_in_both_languages(browser, server) -> None:
+    from dlbook.tools.reference_pages import gather_terms
+
+    terms = gather_terms()
+    assert terms, "the glossary is empty"
+    term = terms[len(terms) // 2]
+    korean_word = max(term.korean.split(), key=len)
+    for query in (term.english.split()[0], korean_word):
+        context, page, _ = _open(browser, f"{server}/search.html?q={query}")
+        try:
+            page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+            hrefs = page.eval_on_selector_all(
+                "#search-results ul.search li a", "els => els.map(e => e.href)"
+            )
+            assert any("pages/glossary.html" in h for h in hrefs), (
+                f"searching {query!r} does not find the glossary"
+            )
+        finally:
+            context.close()
