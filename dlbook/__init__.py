@@ -5,10 +5,11 @@ Chapters start with ``device = dlbook.setup()``. The modules:
 - :mod:`dlbook.core`   — seeding, deterministic kernels, device choice, plot style
 - :mod:`dlbook.data`   — small data sets, generated with a seed or shipped with a package
 - :mod:`dlbook.plot`   — plotting helpers used by several chapters
+- :mod:`dlbook.train`  — the small training loop taught in chapter 10
 - :mod:`dlbook.checks` — the exercise checks
 """
 
-from dlbook import checks, data, plot
+from dlbook import checks, data, plot, train
 from dlbook.core import PLOT_STYLE, pick_device, seed_everything, setup
 
 __version__ = "0.1.0"
