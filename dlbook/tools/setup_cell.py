@@ -60,15 +60,15 @@ def apply(nb: nbformat.NotebookNode, source: str) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--check", action="store_true", help="report drift instead of fixing it")
     args = parser.parse_args(argv)
-    source = render()
+    source = render(root)
     drifted = []
-    for ch in chapters():
+    for ch in chapters(root):
         nb = ch.read()
         if args.check:
             i = find_setup_cell(nb)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 drifted.append(ch.stem)
         elif apply(nb, source):
             nbformat.write(nb, ch.path)
-            print(f"updated {ch.path.relative_to(ROOT)}")
+            print(f"updated {ch.path.relative_to(root)}")
     if drifted:
         print("setup cell differs from the template in: " + ", ".join(drifted), file=sys.stderr)
         print("fix with: python -m dlbook.tools.setup_cell", file=sys.stderr)

@@ -1,0 +1,74 @@
+"""The one setup cell: generated from _config.yml, Colab-safe, and detected when it drifts."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import tomllib
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from dlbook.tools import setup_cell
+from dlbook.tools.book import ROOT, load_config
+
+
+def test_colab_line_names_the_configured_repository() -> None:
+    repo = load_config()["repository"]
+    source = setup_cell.render()
+    (line,) = [ln for ln in source.splitlines() if "%pip" in ln]
+    assert line.strip() == f'%pip install --quiet "dlbook @ git+{repo["url"]}@{repo["branch"]}"'
+    assert source.index('if "google.colab" in sys.modules:') < source.index("%pip")
+    assert source.rstrip().endswith("device = dlbook.setup()")
+
+
+def test_render_follows_the_config(tmp_path) -> None:
+    (tmp_path / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/someone/fork/\n  branch: dev\n"
+    )
+    assert '"dlbook @ git+https://github.com/someone/fork@dev"' in setup_cell.render(tmp_path)
+
+
+def test_dlbook_pins_nothing_that_colab_already_has() -> None:
+    """On Colab, installing dlbook must not up- or downgrade torch, numpy, matplotlib, scikit-learn."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for dep in project["dependencies"]:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", dep), (
+            f"dlbook's dependency {dep!r} carries a version constraint"
+        )
+
+
+def _chapter() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell("# 1. T"), new_code_cell("x = 1")]
+    return nb
+
+
+def test_apply_inserts_then_replaces_then_is_stable() -> None:
+    nb = _chapter()
+    assert setup_cell.find_setup_cell(nb) is None
+    assert setup_cell.apply(nb, "A") is True
+    assert (
+        setup_cell.find_setup_cell(nb) == 1
+        and nb.cells[1].source == "A"
+        and nb.cells[2].source == "x = 1"
+    )
+    assert setup_cell.apply(nb, "A") is False
+    nb.cells[1].source = "A\nimport os  # a local edit"
+    assert setup_cell.apply(nb, "A") is True and nb.cells[1].source == "A"
+    assert len(nb.cells) == 3
+
+
+def test_check_mode_reports_drift(tmp_path, capsys) -> None:
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    path = tmp_path / "chapters" / "01_t.ipynb"
+    nb = _chapter()
+    setup_cell.apply(nb, setup_cell.render(tmp_path))
+    nbformat.write(nb, path)
+    assert setup_cell.main(["--check"], root=tmp_path) == 0
+    nb.cells[1].source += "\nprint('hi')"
+    nbformat.write(nb, path)
+    assert setup_cell.main(["--check"], root=tmp_path) == 1
+    assert "01_t" in capsys.readouterr().err
+    assert setup_cell.main([], root=tmp_path) == 0  # rewrites it from the template
+    assert setup_cell.main(["--check"], root=tmp_path) == 0
