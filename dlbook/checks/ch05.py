@@ -1,3 +1,225 @@
-"""Exercise checks of chapter 05."""
+"""Exercise checks of chapter 05 (the learning rate): a cosine schedule, the largest stable rate."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from dlbook.checks._core import Case, passed, require_callable, run_cases
+
+__all__ = ["check_cosine_schedule", "check_max_stable_lr"]
+
+Tensor = torch.Tensor
+
+
+def _as_float(value: object, what: str) -> float:
+    """A number returned by the reader's function as a float, or a clear TypeError."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value.detach().cpu().reshape(()))
+    if isinstance(value, np.ndarray) and value.size == 1 and not np.iscomplexobj(value):
+        return float(value.reshape(()))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
+        raise TypeError(f"{what} is a complex number; return a real number")
+    shape = f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""
+    raise TypeError(
+        f"{what} should be one number (a float or a 0-d tensor), got {type(value).__name__}{shape}"
+    )
+
+
+# --- the cosine schedule -----------------------------------------------------------
+
+
+def _cosine(
+    total: int,
+    lr_max: float,
+    lr_min: float,
+    *,
+    shift: int = 0,
+    trig: Callable[[float], float] = math.cos,
+    keep_min: bool = True,
+    scale_range: bool = True,
+    half: bool = True,
+    use_pi: bool = True,
+    rising: bool = False,
+) -> Tensor:
+    """The schedule at steps 0..total, with switches that reproduce the usual mistakes."""
+    out = []
+    for step in range(total + 1):
+        angle = (math.pi if use_pi else 1.0) * step / (total + shift)
+        wave = 1 - trig(angle) if rising else 1 + trig(angle)
+        amp = (lr_max - lr_min) if scale_range else lr_max
+        lr = amp * wave * (0.5 if half else 1.0)
+        out.append(lr + lr_min if keep_min else lr)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def _cosine_cases() -> list[Case]:
+    return [
+        Case("100 steps from 0.1 down to 0", (100, 0.1, 0.0)),
+        Case("10 steps from 1.0 down to 0.1", (10, 1.0, 0.1)),
+        Case("37 steps from 3e-4 down to 1e-5", (37, 3e-4, 1e-5)),
+        Case("a single step (total_steps = 1) from 0.5 to 0.05", (1, 0.5, 0.05)),
+        Case("lr_max equal to lr_min (a constant schedule)", (20, 0.02, 0.02)),
+    ]
+
+
+_COSINE_MISTAKES: dict[str, Callable] = {
+    "the schedule must reach lr_min exactly at the last step, step == total_steps: divide the "
+    "step by total_steps, not total_steps - 1.": lambda *a: _cosine(*a, shift=-1),
+    "the schedule must reach lr_min exactly at the last step, step == total_steps: divide the "
+    "step by total_steps, not total_steps + 1.": lambda *a: _cosine(*a, shift=1),
+    "a cosine schedule uses cos, which is 1 at step 0 (full rate) and -1 at the end; "
+    "sin is 0 at both ends.": lambda *a: _cosine(*a, trig=math.sin),
+    "your schedule ends at 0 instead of lr_min: add lr_min, and let the cosine span "
+    "lr_max - lr_min.": lambda *a: _cosine(*a, keep_min=False),
+    "at step 0 your rate is lr_max + lr_min: the cosine part must span lr_max - lr_min, "
+    "not lr_max.": lambda *a: _cosine(*a, scale_range=False),
+    "1 + cos(...) runs from 2 down to 0: multiply it by one half.": lambda *a: _cosine(
+        *a, half=False
+    ),
+    "the angle must run from 0 to pi over the schedule: cos(pi * step / total_steps).": lambda *a: (
+        _cosine(*a, use_pi=False)
+    ),
+    "your schedule rises: it must start at lr_max (step 0) and end at lr_min, so use "
+    "1 + cos(...), not 1 - cos(...).": lambda *a: _cosine(*a, rising=True),
+}
+
+
+def check_cosine_schedule(fn: Callable) -> None:
+    """Check ``fn(step, total_steps, lr_max, lr_min) -> lr``: cosine annealing.
+
+    ``lr = lr_min + (lr_max - lr_min) * (1 + cos(pi * step / total_steps)) / 2``, compared
+    at every step from 0 to ``total_steps`` inclusive (the values of
+    ``torch.optim.lr_scheduler.CosineAnnealingLR`` with ``T_max=total_steps``).
+    """
+    check = "check_cosine_schedule"
+    require_callable(check, fn)
+
+    def every_step(total: int, lr_max: float, lr_min: float) -> Tensor:
+        values = [
+            _as_float(fn(step, total, lr_max, lr_min), f"the value at step {step}")
+            for step in range(total + 1)
+        ]
+        return torch.tensor(values, dtype=torch.float64)
+
+    n = run_cases(
+        check,
+        every_step,
+        lambda *a: _cosine(*a),
+        _cosine_cases(),
+        hint="the entries are the steps 0, 1, ..., total_steps: check step 0 (lr_max), the last "
+        "step (lr_min) and the middle step (the average of the two) by hand.",
+        mistakes=_COSINE_MISTAKES,
+        atol=1e-9,
+        rtol=1e-6,
+    )
+    passed(check, n, "Your schedule matches torch.optim.lr_scheduler.CosineAnnealingLR.")
+
+
+# --- the largest stable learning rate of linear regression --------------------------
+
+
+def _max_stable_lr(
+    X: Tensor,
+    *,
+    which: str = "max",
+    numerator: float = 2.0,
+    hess_factor: float = 2.0,
+    mean: bool = True,
+    sqrt: bool = False,
+) -> Tensor:
+    """2 / (largest eigenvalue of the MSE's Hessian), with switches for the usual mistakes."""
+    X = X.double()
+    n = X.shape[0]
+    H = hess_factor * X.T @ X / (n if mean else 1)
+    eig = torch.linalg.eigvalsh(H)
+    if which == "max":
+        lam = eig.max()
+    elif which == "min":
+        lam = eig.min()
+    elif which == "trace":
+        lam = torch.trace(H)
+    elif which == "diag":
+        lam = torch.diagonal(H).max()
+    else:  # "fro"
+        lam = torch.linalg.matrix_norm(H)
+    if sqrt:
+        lam = hess_factor / (n if mean else 1) * torch.linalg.svdvals(X).max()
+    return numerator / lam
+
+
+def _stable_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(5)
+    x = 6 * torch.rand(100, 1, generator=g, dtype=torch.float64) - 3
+    line = torch.cat([x, torch.ones_like(x)], dim=1)  # like chapter 4: (100, 2)
+    mixed = torch.randn(40, 3, generator=g, dtype=torch.float64) @ torch.tensor(
+        [[1.0, 0.5, 0.0], [0.0, 2.0, -1.0], [0.0, 0.0, 0.3]], dtype=torch.float64
+    )
+    wide = torch.randn(30, 5, generator=g) * torch.tensor([0.1, 1.0, 3.0, 0.5, 2.0])
+    offset = 5 + torch.randn(25, 1, generator=g, dtype=torch.float64)
+    shifted = torch.cat([offset, torch.ones_like(offset)], dim=1)
+    return [
+        Case("a line's design matrix [x, 1], n=100", (line,)),
+        Case("three correlated features, n=40", (mixed,)),
+        Case("five float32 features of different scales, n=30", (wide,)),
+        Case("inputs far from zero (x around 5) with a ones column, n=25", (shifted,)),
+        Case("a single feature without bias, n=4", (torch.tensor([[1.0], [-2.0], [0.5], [3.0]]),)),
+        Case("a single point (n=1, d=2)", (torch.tensor([[2.0, 1.0]], dtype=torch.float64),)),
+    ]
+
+
+_STABLE_MISTAKES: dict[str, Callable] = {
+    "divergence is set by the *largest* eigenvalue (the steepest direction); "
+    "note that torch.linalg.eigvalsh returns the eigenvalues in ascending order.": lambda X: (
+        _max_stable_lr(X, which="min")
+    ),
+    "you returned 1 / lambda_max: that rate zeroes the steepest direction in one step, but "
+    "gradient descent diverges only beyond twice that.": lambda X: _max_stable_lr(X, numerator=1.0),
+    "your rate is twice too large: the Hessian of the mean squared error is (2/n) X^T X, "
+    "the 2 coming from differentiating the square.": lambda X: _max_stable_lr(X, hess_factor=1.0),
+    "the loss is a mean over the n points, so its Hessian is (2/n) X^T X, not 2 X^T X.": lambda X: (
+        _max_stable_lr(X, mean=False)
+    ),
+    "the trace is the sum of all the eigenvalues: 2 / trace is a safe rate, but smaller "
+    "than the threshold 2 / lambda_max.": lambda X: _max_stable_lr(X, which="trace"),
+    "the diagonal entries of the Hessian are its eigenvalues only when it is diagonal: "
+    "compute the eigenvalues.": lambda X: _max_stable_lr(X, which="diag"),
+    "the Frobenius norm of the Hessian is the root of the sum of its squared eigenvalues, "
+    "larger than lambda_max when d > 1: use the largest eigenvalue.": lambda X: _max_stable_lr(
+        X, which="fro"
+    ),
+    "the singular values of X are the square roots of the eigenvalues of X^T X: square the "
+    "largest one.": lambda X: _max_stable_lr(X, sqrt=True),
+}
+
+
+def check_max_stable_lr(fn: Callable) -> None:
+    """Check ``fn(X) -> lr``: the largest stable learning rate of gradient descent on
+    the mean squared error of a linear model with design matrix ``X`` of shape (n, d).
+
+    That is ``2 / lambda_max`` for the Hessian ``(2/n) X^T X``; return a float or 0-d tensor.
+    """
+    check = "check_max_stable_lr"
+    require_callable(check, fn)
+
+    def as_number(X: Tensor) -> float:
+        return _as_float(fn(X), "your result")
+
+    n = run_cases(
+        check,
+        as_number,
+        lambda X: _max_stable_lr(X),
+        _stable_cases(),
+        hint="build the Hessian of the loss first (differentiate the gradient of chapter 4 "
+        "once more), then take its largest eigenvalue.",
+        mistakes=_STABLE_MISTAKES,
+        atol=0.0,
+        rtol=1e-4,
+    )
+    passed(check, n, "Beyond this rate gradient descent on that loss diverges.")

@@ -1,0 +1,237 @@
+"""Unit tests of chapter 5's exercise checks (dlbook/checks/ch05.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dlbook.checks import (
+    CheckError,
+    NotImplementedYet,
+    check_cosine_schedule,
+    check_max_stable_lr,
+)
+
+# --- check_cosine_schedule ------------------------------------------------------
+
+
+def cosine_formula(step, total_steps, lr_max, lr_min):
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * step / total_steps))
+
+
+def cosine_as_tensor(step, total_steps, lr_max, lr_min):
+    """Written as an interpolation, returning a 0-d tensor."""
+    w = (1 + torch.cos(torch.tensor(math.pi * step / total_steps, dtype=torch.float64))) / 2
+    return w * lr_max + (1 - w) * lr_min
+
+
+def cosine_via_torch(step, total_steps, lr_max, lr_min):
+    """Ask PyTorch's CosineAnnealingLR itself (stepping it `step` times)."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=lr_max)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=lr_min)
+    for _ in range(step):
+        opt.step()
+        sched.step()
+    return opt.param_groups[0]["lr"]
+
+
+def cosine_squared_form(step, total_steps, lr_max, lr_min):
+    """(1 + cos a) / 2 = cos(a / 2) ** 2, as a NumPy float."""
+    return np.float64(lr_min + (lr_max - lr_min) * np.cos(np.pi * step / total_steps / 2) ** 2)
+
+
+@pytest.mark.parametrize(
+    "fn", [cosine_formula, cosine_as_tensor, cosine_via_torch, cosine_squared_form]
+)
+def test_cosine_accepts_correct_implementations(fn, capsys) -> None:
+    check_cosine_schedule(fn)
+    assert "✓ check_cosine_schedule" in capsys.readouterr().out
+
+
+def _cosine_variant(
+    *, shift=0, trig=math.cos, keep_min=True, full_range=True, half=True, pi=True, rising=False
+):
+    def fn(step, total_steps, lr_max, lr_min):
+        angle = (math.pi if pi else 1.0) * step / (total_steps + shift)
+        wave = (1 - trig(angle)) if rising else (1 + trig(angle))
+        amp = (lr_max - lr_min) if full_range else lr_max
+        lr = amp * wave * (0.5 if half else 1.0)
+        return lr + lr_min if keep_min else lr
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_cosine_variant(shift=-1), "not total_steps - 1"),
+        (_cosine_variant(shift=1), "not total_steps + 1"),
+        (_cosine_variant(trig=math.sin), "sin is 0 at both ends"),
+        (_cosine_variant(keep_min=False), "ends at 0 instead of lr_min"),
+        (_cosine_variant(full_range=False), "your rate is lr_max + lr_min"),
+        (_cosine_variant(half=False), "multiply it by one half"),
+        (_cosine_variant(pi=False), "the angle must run from 0 to pi"),
+        (_cosine_variant(rising=True), "your schedule rises"),
+    ],
+)
+def test_cosine_rejects_typical_mistakes(wrong, hint) -> None:
+    with pytest.raises(CheckError, match="check_cosine_schedule: case") as info:
+        check_cosine_schedule(wrong)
+    assert hint in str(info.value)
+
+
+def test_cosine_unknown_error_gets_generic_hint() -> None:
+    def linear(step, total_steps, lr_max, lr_min):
+        return lr_max + (lr_min - lr_max) * step / total_steps
+
+    with pytest.raises(CheckError, match="check step 0 \\(lr_max\\)"):
+        check_cosine_schedule(linear)
+
+
+def test_cosine_non_number_result_is_reported() -> None:
+    def returns_list(step, total_steps, lr_max, lr_min):
+        return [cosine_formula(step, total_steps, lr_max, lr_min)]
+
+    with pytest.raises(CheckError, match="should be one number"):
+        check_cosine_schedule(returns_list)
+
+    with pytest.raises(CheckError, match="should be one number"):
+        check_cosine_schedule(lambda *a: None)
+
+
+def test_cosine_not_implemented_yet() -> None:
+    def todo(step, total_steps, lr_max, lr_min):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedYet, match="not implemented yet"):
+        check_cosine_schedule(todo)
+
+
+@pytest.mark.parametrize("bad", [None, 0.1, "cosine"])
+def test_cosine_non_callable_is_rejected(bad) -> None:
+    with pytest.raises(CheckError, match="check_cosine_schedule: expected your function"):
+        check_cosine_schedule(bad)
+
+
+# --- check_max_stable_lr ---------------------------------------------------------
+
+
+def stable_eigvalsh(X):
+    H = 2 * X.T @ X / X.shape[0]
+    return 2 / torch.linalg.eigvalsh(H)[-1]
+
+
+def stable_svd(X):
+    """Through the largest singular value of X, as a Python float."""
+    sigma = torch.linalg.svdvals(X.double())[0].item()
+    return X.shape[0] / sigma**2
+
+
+def stable_gram_rows(X):
+    """The n-by-n matrix X X^T has the same non-zero eigenvalues as X^T X."""
+    lam = torch.linalg.eigvalsh(2 * X @ X.T / X.shape[0]).max()
+    return 2 / lam
+
+
+def stable_power_iteration(X):
+    """Power iteration on the Hessian, without any eigen-solver."""
+    H = 2 * X.double().T @ X.double() / X.shape[0]
+    v = torch.ones(H.shape[0], dtype=torch.float64)
+    for _ in range(2000):
+        v = H @ v
+        v = v / v.norm()
+    return 2 / float(v @ H @ v)
+
+
+def stable_numpy(X):
+    H = 2 * X.numpy().T @ X.numpy() / X.shape[0]
+    return 2 / np.linalg.eigvalsh(H).max()
+
+
+@pytest.mark.parametrize(
+    "fn", [stable_eigvalsh, stable_svd, stable_gram_rows, stable_power_iteration, stable_numpy]
+)
+def test_stable_accepts_correct_implementations(fn, capsys) -> None:
+    check_max_stable_lr(fn)
+    assert "✓ check_max_stable_lr" in capsys.readouterr().out
+
+
+def _stable_variant(*, which="max", numerator=2.0, factor=2.0, mean=True, sqrt=False):
+    def fn(X):
+        n = X.shape[0]
+        H = factor * X.T @ X / (n if mean else 1)
+        if sqrt:
+            return numerator / (factor / (n if mean else 1) * torch.linalg.svdvals(X)[0])
+        eig = torch.linalg.eigvalsh(H)
+        lam = {
+            "max": eig[-1],
+            "min": eig[0],
+            "trace": H.trace(),
+            "diag": H.diagonal().max(),
+            "fro": torch.linalg.matrix_norm(H),
+        }[which]
+        return numerator / lam
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_stable_variant(which="min"), "set by the *largest* eigenvalue"),
+        (_stable_variant(numerator=1.0), "you returned 1 / lambda_max"),
+        (_stable_variant(factor=1.0), "your rate is twice too large"),
+        (_stable_variant(mean=False), "not 2 X^T X"),
+        (_stable_variant(which="trace"), "the trace is the sum of all the eigenvalues"),
+        (_stable_variant(which="diag"), "eigenvalues only when it is diagonal"),
+        (_stable_variant(which="fro"), "the Frobenius norm"),
+        (_stable_variant(sqrt=True), "square the largest one"),
+    ],
+)
+def test_stable_rejects_typical_mistakes(wrong, hint) -> None:
+    with pytest.raises(CheckError, match="check_max_stable_lr: case") as info:
+        check_max_stable_lr(wrong)
+    assert hint in str(info.value)
+
+
+def test_stable_rejects_in_place_modification() -> None:
+    def in_place(X):
+        X.mul_(2 / X.shape[0] ** 0.5)  # scales X so that X^T X is already the Hessian
+        return 2 / torch.linalg.eigvalsh(X.T @ X).max()
+
+    with pytest.raises(CheckError, match="changed its input in place"):
+        check_max_stable_lr(in_place)
+
+
+def test_stable_vector_result_is_reported() -> None:
+    def all_rates(X):
+        return 2 / torch.linalg.eigvalsh(2 * X.T @ X / X.shape[0])  # one per eigenvalue
+
+    with pytest.raises(CheckError, match="should be one number"):
+        check_max_stable_lr(all_rates)
+
+
+def test_stable_complex_result_is_reported() -> None:
+    def complex_eigs(X):
+        return 2 / torch.linalg.eigvals(2 * X.T @ X / X.shape[0])[0]
+
+    with pytest.raises(CheckError, match="complex number"):
+        check_max_stable_lr(complex_eigs)
+
+
+def test_stable_not_implemented_yet() -> None:
+    def todo(X):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedYet):
+        check_max_stable_lr(todo)
+
+
+@pytest.mark.parametrize("bad", [None, 0.2, [1, 2]])
+def test_stable_non_callable_is_rejected(bad) -> None:
+    with pytest.raises(CheckError, match="check_max_stable_lr: expected your function"):
+        check_max_stable_lr(bad)
