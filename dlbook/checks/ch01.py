@@ -63,7 +63,7 @@ def check_pairwise_sq_distances(fn: Callable[[torch.Tensor, torch.Tensor], torch
         _pairwise_cases(),
         hint=(
             "entry (i, j) is the sum over the feature axis of (X[i] - Y[j])**2; "
-            "shape X as (n, 1, d) and Y as (1, m, d) so they broadcast to (n, m, d)."
+            "give each input a size-1 dimension so that the difference broadcasts to (n, m, d)."
         ),
         mistakes={
             "these are distances, not squared distances: drop the square root.": _distances,
