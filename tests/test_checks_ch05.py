@@ -185,7 +185,7 @@ def _stable_variant(*, which="max", numerator=2.0, factor=2.0, mean=True, sqrt=F
         (_stable_variant(which="min"), "set by the *largest* eigenvalue"),
         (_stable_variant(numerator=1.0), "you returned 1 / lambda_max"),
         (_stable_variant(factor=1.0), "your rate is twice too large"),
-        (_stable_variant(mean=False), "not 2 X^T X"),
+        (_stable_variant(mean=False), "n times too small"),
         (_stable_variant(which="trace"), "the trace is the sum of all the eigenvalues"),
         (_stable_variant(which="diag"), "eigenvalues only when it is diagonal"),
         (_stable_variant(which="fro"), "the Frobenius norm"),

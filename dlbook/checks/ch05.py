@@ -94,9 +94,10 @@ _COSINE_MISTAKES: dict[str, Callable] = {
 def check_cosine_schedule(fn: Callable) -> None:
     """Check ``fn(step, total_steps, lr_max, lr_min) -> lr``: cosine annealing.
 
-    ``lr = lr_min + (lr_max - lr_min) * (1 + cos(pi * step / total_steps)) / 2``, compared
-    at every step from 0 to ``total_steps`` inclusive (the values of
-    ``torch.optim.lr_scheduler.CosineAnnealingLR`` with ``T_max=total_steps``).
+    The rate is compared at every step from 0 to ``total_steps`` inclusive with the values
+    of ``torch.optim.lr_scheduler.CosineAnnealingLR`` with ``T_max=total_steps`` and
+    ``eta_min=lr_min``, computed from the closed form in ``_cosine`` (not spelled out here:
+    the exercise asks the reader to derive it).
     """
     check = "check_cosine_schedule"
     require_callable(check, fn)
@@ -181,11 +182,10 @@ _STABLE_MISTAKES: dict[str, Callable] = {
     ),
     "you returned 1 / lambda_max: that rate zeroes the steepest direction in one step, but "
     "gradient descent diverges only beyond twice that.": lambda X: _max_stable_lr(X, numerator=1.0),
-    "your rate is twice too large: the Hessian of the mean squared error is (2/n) X^T X, "
-    "the 2 coming from differentiating the square.": lambda X: _max_stable_lr(X, hess_factor=1.0),
-    "the loss is a mean over the n points, so its Hessian is (2/n) X^T X, not 2 X^T X.": lambda X: (
-        _max_stable_lr(X, mean=False)
-    ),
+    "your rate is twice too large: your Hessian misses the factor 2 that differentiating the "
+    "square brings.": lambda X: _max_stable_lr(X, hess_factor=1.0),
+    "your rate is n times too small: the loss is a mean over the n points, and so are its "
+    "gradient and its Hessian.": lambda X: _max_stable_lr(X, mean=False),
     "the trace is the sum of all the eigenvalues: 2 / trace is a safe rate, but smaller "
     "than the threshold 2 / lambda_max.": lambda X: _max_stable_lr(X, which="trace"),
     "the diagonal entries of the Hessian are its eigenvalues only when it is diagonal: "
@@ -203,7 +203,8 @@ def check_max_stable_lr(fn: Callable) -> None:
     """Check ``fn(X) -> lr``: the largest stable learning rate of gradient descent on
     the mean squared error of a linear model with design matrix ``X`` of shape (n, d).
 
-    That is ``2 / lambda_max`` for the Hessian ``(2/n) X^T X``; return a float or 0-d tensor.
+    That is ``2 / lambda_max`` for the Hessian of that loss (derived in the exercise); the
+    function returns a float or a 0-d tensor.
     """
     check = "check_max_stable_lr"
     require_callable(check, fn)
