@@ -7,6 +7,7 @@ Chapters start with ``device = dlbook.setup()``. The modules:
 - :mod:`dlbook.plot`   — plotting helpers used by several chapters
 - :mod:`dlbook.train`  — the small training loop taught in chapter 10
 - :mod:`dlbook.checks` — the exercise checks
+- :mod:`dlbook.assign`, :mod:`dlbook.grade` — homework: student versions and autograding
 """
 
 from dlbook import checks, data, plot, train
@@ -21,5 +22,6 @@ __all__ = [
     "checks",
     "data",
     "plot",
+    "train",
     "__version__",
 ]
