@@ -31,4 +31,3 @@ def test_ruff_format() -> None:
         + result.stdout
         + result.stderr
     )
-
