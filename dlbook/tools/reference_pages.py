@@ -25,7 +25,7 @@ BIBFILE = Path("pages") / "references.bib"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 ROW = re.compile(r"^\|([^|\n]+)\|([^|\n]+)\|([^|\n]+)\|\s*$", re.M)
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.I)
-DOI = re.compile(r"doi\.org/(10\.\d{4,9}/[^\s)>\]]+)", re.I)
+DOI = re.compile(r"doi\.org/(10\.\d{4,9}/(?:[^\s()<>\[\]]|\([^\s()]*\))+)", re.I)
 
 
 # --- glossary ---------------------------------------------------------------------
