@@ -3,7 +3,8 @@
 One optimization step is always the same five lines::
 
     optimizer.zero_grad()            # forget the previous step's gradients
-    loss = loss_fn(model(x), y)      # forward pass and loss
+    outputs = model(x)               # forward pass
+    loss = loss_fn(outputs, y)       # loss
     loss.backward()                  # backpropagation
     optimizer.step()                 # update the parameters
 
