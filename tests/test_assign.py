@@ -406,7 +406,9 @@ def test_planted_wrong_solution_fails_with_a_hint(chapter) -> None:
         if role == "planted check"
     ]
     if not planted:
-        pytest.skip("no solution region inside a function body to plant `return None` in")
+        pytest.fail(
+            "no solution region inside a function body to plant `return None` in: every chapter needs a checked coding exercise"
+        )
     for cell, ex in planted:
         errs = errors(cell)
         assert errs, f"{ex.title}: the check accepted a solution that returns None"
