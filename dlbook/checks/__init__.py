@@ -6,7 +6,7 @@ case, expected versus got (shapes first) and a hint, never the solution.
 The checks of each chapter live in their own module, ``chNN.py``.
 """
 
-from dlbook.checks._core import CheckError, NotImplementedYet
+from dlbook.checks._core import REGISTRY, Case, Check, CheckError, NotImplementedYet, Verdict
 from dlbook.checks.ch01 import *  # noqa: F403
 from dlbook.checks.ch02 import *  # noqa: F403
 from dlbook.checks.ch03 import *  # noqa: F403
@@ -18,4 +18,6 @@ from dlbook.checks.ch08 import *  # noqa: F403
 from dlbook.checks.ch09 import *  # noqa: F403
 from dlbook.checks.ch10 import *  # noqa: F403
 
-__all__ = ["CheckError", "NotImplementedYet"] + sorted(n for n in dir() if n.startswith("check_"))
+__all__ = ["Case", "Check", "CheckError", "NotImplementedYet", "REGISTRY", "Verdict"] + sorted(
+    n for n in dir() if n.startswith("check_")
+)

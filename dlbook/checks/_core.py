@@ -18,6 +18,9 @@ import numpy as np
 import torch
 
 __all__ = [
+    "Check",
+    "Verdict",
+    "REGISTRY",
     "Case",
     "CheckError",
     "NotImplementedYet",
@@ -289,3 +292,173 @@ def random_cases(
     """Reproducible random tensors, one per shape (for building a check's cases)."""
     g = torch.Generator().manual_seed(seed)
     return [scale * torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+
+
+# --- one definition of a check, for the notebook and for the grader ------------------------
+
+#: Every :class:`Check` by name (``"check_mse_grad"`` -> its definition).
+REGISTRY: dict[str, Check] = {}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check concluded about one candidate."""
+
+    check: str
+    kind: str  #: "pass", "not implemented", "failed", "error"
+    message: str = ""  #: the message the reader sees (empty on a pass)
+    n_cases: int = 0  #: cases that passed
+
+    @property
+    def passed(self) -> bool:
+        return self.kind == "pass"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One exercise check: which inputs, how to call the reader's code, what is right.
+
+    The same definition serves the reader's notebook and the grader:
+
+    1. ``cases(g)`` builds the inputs from a seeded ``torch.Generator`` ``g`` (the
+       notebook uses a fixed seed, the grader a fresh secret one). Inputs are plain
+       data only: tensors, arrays, numbers, strings, ``None`` and lists / tuples /
+       dicts of them (they travel to the reader's kernel in :mod:`dlbook.probe`'s
+       wire format).
+    2. :mod:`dlbook.probe` calls the reader's code on each case through the
+       ``driver`` (``"call"``: ``fn(*args, **kwargs)``; see ``probe.DRIVERS``) and
+       records what came back, as plain data. Only this step runs the reader's code.
+    3. :meth:`judge` compares each result with ``reference(*args, **kwargs)`` —
+       with ``compare`` if given (``compare(got, expected, case) -> problem or
+       None``), else :func:`compare` within ``atol`` / ``rtol`` — and picks the
+       hint: the one of ``mistakes`` whose wrong implementation reproduces the
+       reader's result, else the generic ``hint``. Hints name the idea, never the
+       formula.
+
+    Calling the check, ``check_mse_grad(fn)``, runs all three in the notebook and
+    prints one line on success or raises :class:`CheckError`.
+    """
+
+    name: str
+    cases: Callable[[torch.Generator], list[Case]]
+    reference: Callable[..., Any]
+    hint: str
+    driver: str = "call"
+    mistakes: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    compare: Callable[[Any, Any, Case], str | None] | None = None
+    success: str = ""  #: extra sentence of the success line
+    doc: str = ""  #: what the reader's code must do (shown by ``help(check)``)
+
+    def __post_init__(self) -> None:
+        from dlbook import probe
+
+        if self.driver not in probe.DRIVERS:
+            raise ValueError(f"{self.name}: unknown driver {self.driver!r}")
+        if self.name in REGISTRY and REGISTRY[self.name].reference is not self.reference:
+            raise ValueError(f"two checks are called {self.name!r}")
+        REGISTRY[self.name] = self
+
+    # the notebook's entry point
+    def __call__(self, candidate: Any) -> None:
+        verdict = self.verify(candidate)
+        if verdict.kind == "not implemented":
+            raise NotImplementedYet(verdict.message)
+        if not verdict.passed:
+            raise CheckError(verdict.message)
+        passed(self.name, verdict.n_cases, self.success)
+
+    def make_cases(self, seed: int) -> list[Case]:
+        """The cases for ``seed`` (the same seed always gives the same cases)."""
+        return self.cases(torch.Generator().manual_seed(seed))
+
+    def wire_cases(self, cases: list[Case]) -> list:
+        """The cases as :mod:`dlbook.probe` receives them: ``[[name, args, kwargs], ...]``."""
+        return [[c.name, tuple(c.args), dict(c.kwargs)] for c in cases]
+
+    def verify(self, candidate: Any, *, seed: int = 0) -> Verdict:
+        """Probe ``candidate`` in this process and judge it (what the notebook does)."""
+        import json
+
+        from dlbook import probe
+
+        cases = self.make_cases(seed)
+        # the cases and the record take the same trip through the wire format as when grading
+        sent = probe.decode(json.loads(json.dumps(probe.encode(self.wire_cases(cases)))))
+        record = json.loads(json.dumps(probe.collect(self.driver, candidate, sent)))
+        return self.judge(cases, record)
+
+    def judge(self, cases: list[Case], record: Any) -> Verdict:
+        """Decide from a probe's ``record`` (untrusted plain data) for these ``cases``."""
+        from dlbook import probe
+
+        name = self.name
+        if not isinstance(record, dict):
+            return Verdict(name, "error", f"{name}: the probe's record is unreadable.")
+        if "fatal" in record:
+            return Verdict(name, "error", f"{name}: {str(record['fatal'])[:1000]}")
+        rows = record.get("cases")
+        if not isinstance(rows, list):
+            return Verdict(name, "error", f"{name}: the probe's record is unreadable.")
+        n = 0
+        for i, case in enumerate(cases):
+            row = rows[i] if i < len(rows) and isinstance(rows[i], dict) else None
+            if row is None or row.get("case") != case.name:
+                return Verdict(name, "error", f"{name}: case '{case.name}' did not run.", n)
+            status, error = row.get("status"), str(row.get("error", ""))[:1000]
+            if status == "not implemented":
+                return Verdict(
+                    name,
+                    "not implemented",
+                    f"{name}: not implemented yet. Replace `raise NotImplementedError()` in the "
+                    "exercise cell with your code, run that cell, then run this check again.",
+                    n,
+                )
+            if status == "mutated":
+                return Verdict(
+                    name,
+                    "failed",
+                    f"{name}: case '{case.name}': your code changed its input in place.\n"
+                    "  hint: build a new tensor (e.g. `x = x + 1` or `x.clone()`) instead of "
+                    "writing into the argument (`x += 1`, `x[...] = ...`, `x.add_()`).",
+                    n,
+                )
+            if status != "ok":
+                what = {"interrupted": "was interrupted", "unencodable": "returned"}.get(
+                    status, "raised"
+                )
+                if status == "unencodable":
+                    error = f"something that is not a tensor, number or tuple ({error})"
+                return Verdict(
+                    name,
+                    "failed",
+                    f"{name}: case '{case.name}' {what} {error}\n  inputs: {describe_args(case)}",
+                    n,
+                )
+            try:
+                got = probe.decode(row.get("value"))
+            except Exception:
+                return Verdict(name, "error", f"{name}: case '{case.name}': unreadable result.", n)
+            expected = self.reference(
+                *[_clone(a) for a in case.args], **{k: _clone(v) for k, v in case.kwargs.items()}
+            )
+            if self.compare is not None:
+                problem = self.compare(got, expected, case)
+            else:
+                problem = compare(got, expected, atol=self.atol, rtol=self.rtol)
+            if problem:
+                hint = _pick_hint(got, case, self.mistakes, self.hint, self.atol, self.rtol)
+                return Verdict(
+                    name,
+                    "failed",
+                    f"{name}: case '{case.name}' failed.\n"
+                    f"  inputs:   {describe_args(case)}\n"
+                    f"  expected: {describe(expected)}\n"
+                    f"  got:      {describe(got)}\n"
+                    f"  problem:  {problem}\n"
+                    f"  hint:     {hint}",
+                    n,
+                )
+            n += 1
+        return Verdict(name, "pass", "", n)

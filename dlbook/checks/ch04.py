@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from dlbook.checks._core import Case, passed, run_cases
+from dlbook.checks._core import Case, Check
 
 __all__ = ["check_mse_grad"]
 
@@ -41,9 +41,7 @@ def _reference(X, y, w, b):
     return _mse_grad(X, y, w, b)
 
 
-def _cases() -> list[Case]:
-    g = torch.Generator().manual_seed(4)
-
+def _cases(g: torch.Generator) -> list[Case]:
     def randn(*shape: int, scale: float = 1.0) -> Tensor:
         return scale * torch.randn(*shape, generator=g, dtype=torch.float64)
 
@@ -88,21 +86,19 @@ _MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_mse_grad(fn: Callable) -> None:
-    """Check ``fn(X, y, w, b) -> (dw, db)``: the gradient of ``mean((X @ w + b - y) ** 2)``.
+check_mse_grad = Check(
+    name="check_mse_grad",
+    cases=_cases,
+    reference=_reference,
+    hint="write the residuals r = X @ w + b - y first (shape (n,)), then differentiate "
+    "the mean of r**2 with the chain rule, one parameter at a time.",
+    mistakes=_MISTAKES,
+    atol=1e-5,
+    rtol=1e-4,
+    success="Your gradient matches the hand derivation (and autograd).",
+    doc="""Check ``fn(X, y, w, b) -> (dw, db)``: the gradient of ``mean((X @ w + b - y) ** 2)``.
 
     ``X`` has shape (n, d), ``y`` shape (n,), ``w`` shape (d,); ``b`` is a Python float
     or a 0-d tensor. ``dw`` must have shape (d,); ``db`` is a scalar.
-    """
-    n = run_cases(
-        "check_mse_grad",
-        fn,
-        _reference,
-        _cases(),
-        hint="write the residuals r = X @ w + b - y first (shape (n,)), then differentiate "
-        "the mean of r**2 with the chain rule, one parameter at a time.",
-        mistakes=_MISTAKES,
-        atol=1e-5,
-        rtol=1e-4,
-    )
-    passed("check_mse_grad", n, "Your gradient matches the hand derivation (and autograd).")
+    """,
+)
