@@ -233,12 +233,13 @@ def loads(text: str) -> Any:
 
 # --- drivers: how a check calls the reader's code -----------------------------------------
 
-#: Driver name -> (function, what the candidate must be: "callable" or "class").
+#: Driver name -> (function, what the candidate must be: "callable", "class" or "any";
+#: a driver that takes "any" checks its candidate itself).
 DRIVERS: dict[str, tuple[Callable[..., Any], str]] = {}
 
 
 def driver(name: str, *, expects: str = "callable") -> Callable:
-    """Register a driver under ``name`` (``expects``: ``"callable"`` or ``"class"``)."""
+    """Register a driver under ``name`` (``expects``: ``"callable"``, ``"class"`` or ``"any"``)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         DRIVERS[name] = (fn, expects)
@@ -333,6 +334,8 @@ def _validate(candidate: Any, expects: str) -> str | None:
                 "Pass the class: check(MyClass), not check(MyClass(...))."
             )
         return None
+    if expects == "any":
+        return None
     if not callable(candidate):
         return (
             f"expected your function (something callable), got a {type(candidate).__name__}. "
@@ -395,3 +398,63 @@ def run_file(driver_name: str, candidate: Any, inputs: str, output: str) -> None
     with open(output, "w", encoding="utf-8") as f:
         f.write(text)
     sys.stdout.flush()
+
+
+# --- drivers of chapters 1-10 ---------------------------------------------------------------
+
+#: Scalar test functions a check can name (chapter 2's numerical gradient): name -> builder
+#: taking the case's parameter tensor (or None) and returning ``f(x) -> 0-d tensor``.
+FORMULAS: dict[str, Callable[[Any], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "sum(x**3)": lambda p: lambda x: (x**3).sum(),
+    "sum(x * (x @ B))": lambda B: lambda x: (x * (x @ B)).sum(),
+    "sum(sin(x)) + mean(exp(x))": lambda p: lambda x: torch.sin(x).sum() + x.exp().mean(),
+    "logsumexp(x)": lambda p: lambda x: torch.logsumexp(x.reshape(-1), 0),
+    "sum(tanh(x)**2)": lambda p: lambda x: (torch.tanh(x) ** 2).sum(),
+}
+
+
+def formula(name: str, params: Any = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The scalar function ``name`` of :data:`FORMULAS` (``params``: e.g. its matrix B)."""
+    return FORMULAS[name](params)
+
+
+@driver("scalar_function")
+def _scalar_function(candidate: Callable, name: str, params: Any, *args: Any) -> Any:
+    """``candidate(f, *args)`` where ``f`` is the named scalar function of :data:`FORMULAS`."""
+    return candidate(formula(name, params), *args)
+
+
+@driver("autograd_function", expects="any")
+def _autograd_function(
+    candidate: type, mode: str, x: torch.Tensor, *args: Any, grad_output: Any = None
+) -> Any:
+    """A ``torch.autograd.Function`` subclass ``candidate``, applied as ``candidate.apply(x, *args)``.
+
+    ``mode="run"``: forward, then backward with ``grad_output``; returns ``(y, x.grad)``.
+    ``mode="gradcheck"``: returns ``torch.autograd.gradcheck``'s verdict (a bool) on ``x``.
+    """
+    if not (isinstance(candidate, type) and issubclass(candidate, torch.autograd.Function)):
+        raise TypeError(
+            f"expected a subclass of torch.autograd.Function, got {type(candidate).__name__}. "
+            "Pass the class itself: check(MyFunction), not an instance and not "
+            "MyFunction.apply(...)."
+        )
+    xin = x.detach().clone().requires_grad_(True)
+    if mode == "gradcheck":
+        return bool(
+            torch.autograd.gradcheck(lambda t: candidate.apply(t, *args), (xin,), raise_exception=False)
+        )
+    y = candidate.apply(xin, *args)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"forward returned a {type(y).__name__}, expected a tensor")
+    if tuple(y.shape) != tuple(x.shape):
+        raise ValueError(
+            f"forward output has shape {tuple(y.shape)}, expected {tuple(x.shape)} (the shape of x)"
+        )
+    if not torch.equal(xin.detach(), x):
+        raise ValueError(
+            "your Function changed its input x in place; build a new tensor in forward "
+            "instead of writing into x"
+        )
+    y.backward(grad_output)
+    return y.detach(), xin.grad
