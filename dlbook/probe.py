@@ -442,7 +442,9 @@ def _autograd_function(
     xin = x.detach().clone().requires_grad_(True)
     if mode == "gradcheck":
         return bool(
-            torch.autograd.gradcheck(lambda t: candidate.apply(t, *args), (xin,), raise_exception=False)
+            torch.autograd.gradcheck(
+                lambda t: candidate.apply(t, *args), (xin,), raise_exception=False
+            )
         )
     y = candidate.apply(xin, *args)
     if not isinstance(y, torch.Tensor):

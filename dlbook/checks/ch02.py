@@ -201,7 +201,9 @@ def _leaky_expected(mode: str, x: torch.Tensor, slope: float, grad_output=None) 
     return _leaky_reference(x, slope, grad_output)
 
 
-def _pick(got: Any, options: dict[str, Callable[..., torch.Tensor]], args: tuple, default: str) -> str:
+def _pick(
+    got: Any, options: dict[str, Callable[..., torch.Tensor]], args: tuple, default: str
+) -> str:
     for text, wrong in options.items():
         if compare(got, wrong(*args)) is None:
             return text
