@@ -328,10 +328,15 @@ def _validate(candidate: Any, expects: str) -> str | None:
             "your code `return` its result?"
         )
     if expects == "class":
+        if not callable(candidate) and type(candidate).__module__ == "builtins":
+            return (
+                f"expected your class (something callable), got a {type(candidate).__name__}. "
+                "Pass the class itself: check(MyClass)."
+            )
         if not isinstance(candidate, type):
             return (
-                f"expected your class itself, got an object of type {type(candidate).__name__}. "
-                "Pass the class: check(MyClass), not check(MyClass(...))."
+                f"expected your class, got an instance of {type(candidate).__name__}: "
+                "pass the class itself: check(MyClass), not check(MyClass(...))."
             )
         return None
     if expects == "any":
@@ -460,3 +465,61 @@ def _autograd_function(
         )
     y.backward(grad_output)
     return y.detach(), xin.grad
+
+
+#: Transforms a dataset check can name: name -> builder taking the spec's numbers.
+TRANSFORMS: dict[str, Callable[..., Callable[[torch.Tensor], torch.Tensor]]] = {
+    "affine": lambda scale, shift: lambda x: scale * x + shift,
+}
+
+
+@driver("dataset", expects="class")
+def _dataset(
+    candidate: type,
+    *init: Any,
+    transform: tuple | None = None,
+    past_end: tuple = (),
+    batch_size: int = 0,
+) -> dict:
+    """A map-style Dataset class: ``ds = candidate(*init[, transform])``, then every item.
+
+    Returns ``{"len", "items", "past_end", "changed", "batch"}``: ``len(ds)``, ``ds[i]`` for
+    every i, what ``ds[j]`` did for each j of ``past_end`` (``"IndexError"``, ``"returned"``
+    or the exception's type name), whether the tensors given to it were changed, and the
+    shapes of the first ``DataLoader(ds, batch_size)`` batch (when there is one).
+    """
+    from torch.utils.data import DataLoader
+
+    given = [_clone(a) for a in init]
+    args = list(given)
+    if transform is not None:
+        args.append(TRANSFORMS[transform[0]](*transform[1:]))
+    ds = candidate(*args)
+    n = len(ds)
+    items: list = []
+    for i in range(n):
+        try:
+            items.append(ds[i])
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # reported as the item's outcome, after len is judged
+            items.append(f"ds[{i}] raised {_message(exc)}")
+            break
+    outcomes = {}
+    for j in past_end:
+        try:
+            ds[j]
+        except IndexError:
+            outcomes[j] = "IndexError"
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            outcomes[j] = type(exc).__name__
+        else:
+            outcomes[j] = "returned"
+    changed = not _same(given, list(init))
+    batch = None
+    if batch_size and n >= batch_size and len(items) == n and not isinstance(items[-1], str):
+        xb, yb = next(iter(DataLoader(ds, batch_size=batch_size)))
+        batch = (tuple(xb.shape), tuple(yb.shape))
+    return {"len": n, "items": items, "past_end": outcomes, "changed": changed, "batch": batch}
