@@ -523,3 +523,9 @@ def _dataset(
         xb, yb = next(iter(DataLoader(ds, batch_size=batch_size)))
         batch = (tuple(xb.shape), tuple(yb.shape))
     return {"len": n, "items": items, "past_end": outcomes, "changed": changed, "batch": batch}
+
+
+@driver("steps")
+def _steps(candidate: Callable, total: int, *args: Any) -> list:
+    """A schedule: ``[candidate(step, total, *args) for step in 0 .. total]``."""
+    return [candidate(step, total, *args) for step in range(total + 1)]

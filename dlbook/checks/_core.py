@@ -349,6 +349,9 @@ class Check:
     atol: float = 1e-5
     rtol: float = 1e-4
     compare: Callable[[Any, Any, Case], str | tuple[str, str] | None] | None = None
+    #: turns the decoded result into what ``compare`` expects (e.g. a list of numbers into
+    #: a tensor); a ``TypeError`` / ``ValueError`` it raises fails the case with its message
+    prepare: Callable[[Any], Any] | None = None
     #: substrings of an error the reader's code raised -> the hint it earns
     error_hints: Mapping[str, str] = field(default_factory=dict)
     success: str = ""  #: extra sentence of the success line
@@ -445,6 +448,16 @@ class Check:
                 got = probe.decode(row.get("value"))
             except Exception:
                 return Verdict(name, "error", f"{name}: case '{case.name}': unreadable result.", n)
+            if self.prepare is not None:
+                try:
+                    got = self.prepare(got)
+                except (TypeError, ValueError) as exc:
+                    return Verdict(
+                        name,
+                        "failed",
+                        f"{name}: case '{case.name}': {exc}\n  inputs: {describe_args(case)}",
+                        n,
+                    )
             expected = self.reference(
                 *[_clone(a) for a in case.args], **{k: _clone(v) for k, v in case.kwargs.items()}
             )
