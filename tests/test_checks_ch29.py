@@ -120,6 +120,25 @@ def test_rope_hints_do_not_give_the_formula() -> None:
         assert leak not in text, leak
 
 
+def test_rope_rejects_a_result_in_another_dtype() -> None:
+    def float64_out(x, base=10000.0):  # right values, float32 input returned as float64
+        return rope_notebook(x.double(), base)
+
+    verdict = check_rope.verify(float64_out, seed=0)
+    assert not verdict.passed
+    assert "dtype is float64 instead of the input's float32" in verdict.message
+    # the values are right: no typical mistake may be named
+    for text in check_rope.mistakes:
+        assert text not in verdict.message
+
+
+def test_rope_generic_hint_does_not_point_at_the_encodings_direction() -> None:
+    # the encoding's (sin, cos) pairs turn the other way round from the exercise's
+    # rotation: the hint must not tell the reader to turn "like" them
+    assert "like the (sin, cos)" not in check_rope.hint
+    assert "direction" in check_rope.hint
+
+
 def test_rope_unknown_error_gets_generic_hint() -> None:
     def off(x, base=10000.0):
         return rope_notebook(x, base) * 1.01

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from dlbook.checks._core import Case, Check
+from dlbook.checks._core import compare as compare_values
 
 __all__ = ["check_rope", "check_rope_attention"]
 
@@ -59,6 +60,18 @@ def _reference(x, base=10000.0):
     return _rope(x, base)
 
 
+def _same_dtype(got, expected, case: Case) -> str | None:
+    """Values within tolerance, and the input's dtype kept (the exercise asks for it)."""
+    problem = compare_values(got, expected, atol=1e-4, rtol=1e-4)
+    if problem is None and isinstance(got, Tensor) and got.dtype != expected.dtype:
+        return (
+            f"the values are right, but the dtype is {str(got.dtype).removeprefix('torch.')} "
+            f"instead of the input's {str(expected.dtype).removeprefix('torch.')}: return "
+            "the result in x's dtype."
+        )
+    return problem
+
+
 def _cases(g: torch.Generator) -> list[Case]:
     def randn(*shape: int, dtype=torch.float64) -> Tensor:
         return torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
@@ -72,6 +85,20 @@ def _cases(g: torch.Generator) -> list[Case]:
         Case("a long sequence (T=64, d=16), float32", (randn(64, 16, dtype=torch.float32),)),
         Case("one pair only (T=4, d=2)", (randn(4, 2),)),
     ]
+
+
+def _where_wrong(wrong: Callable) -> Callable:
+    """A typical mistake, recognised only on a case where it differs from the reference.
+
+    Where the two agree (e.g. an ignored ``base`` when the case uses 10000), a reader's
+    result that fails for another reason (its dtype) must not be told it made this one.
+    """
+
+    def fn(x, base=10000.0):
+        out = wrong(x, base)
+        return None if torch.allclose(out, _rope(x, base)) else out
+
+    return fn
 
 
 _MISTAKES: dict[str, Callable] = {
@@ -96,11 +123,12 @@ check_rope = Check(
     name="check_rope",
     cases=_cases,
     reference=_reference,
-    hint="revisit Section 3: each pair of features turns like the (sin, cos) pair of the "
-    "encoding with the same frequency, by an angle proportional to the position.",
-    mistakes=_MISTAKES,
+    hint="revisit Section 3 for the frequency of each pair; the angle grows with the "
+    "position, and the exercise names the direction of the turn.",
+    mistakes={text: _where_wrong(wrong) for text, wrong in _MISTAKES.items()},
     atol=1e-4,
     rtol=1e-4,
+    compare=_same_dtype,
     success="Your rotary embedding turns every feature pair by its position's angle.",
     doc="""Check ``fn(x, base=10000.0) -> Tensor``: rotary position embedding of ``x``.
 
