@@ -596,46 +596,44 @@ def _kill_marked(token: str) -> int:
     return killed
 
 
-def _kernel_manager_class() -> type:
-    from jupyter_client import KernelManager
+def _marked(token: str) -> list[int]:
+    """The kernel processes (not bubblewrap's) that carry this submission's token (Linux)."""
+    mark = f"DLBOOK_GRADE_TOKEN={token}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else []:
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if (
+                b"ipykernel_launcher" not in cmdline
+                or Path(cmdline.split(b"\0")[0].decode()).name == "bwrap"
+            ):
+                continue
+            if mark in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
 
-    class SandboxedKernelManager(KernelManager):
+
+def _kernel_manager_class() -> type:
+    from jupyter_client import AsyncKernelManager
+
+    class SandboxedKernelManager(AsyncKernelManager):
         """A kernel started behind a command prefix (bubblewrap), interrupted precisely."""
 
         prefix: list[str] = []
+        token: str = ""
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             kernel = [sys.executable, "-m", "ipykernel_launcher", "-f"]
             kernel += [os.path.realpath(self.connection_file), *(extra_arguments or [])]
             return [*self.prefix, *kernel]
 
-        def _kernel_pids(self) -> list[int]:
-            root = getattr(self.provisioner, "pid", None)
-            if root is None:
-                return []
-            pids, todo = [], [root]
-            while todo:
-                pid = todo.pop()
-                try:
-                    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-                except OSError:
-                    children = []
-                for c in map(int, children):
-                    try:
-                        cmdline = Path(f"/proc/{c}/cmdline").read_bytes()
-                    except OSError:
-                        continue
-                    if b"ipykernel_launcher" in cmdline and not cmdline.startswith(b"bwrap"):
-                        pids.append(c)
-                    else:
-                        todo.append(c)
-            return pids
-
-        def interrupt_kernel(self) -> None:  # type: ignore[override]
+        async def interrupt_kernel(self) -> None:  # type: ignore[override]
             # SIGINT to the process group would end bubblewrap, and with it the kernel
             if not self.prefix:
-                return super().interrupt_kernel()
-            for pid in self._kernel_pids():
+                return await super().interrupt_kernel()
+            for pid in _marked(self.token):
                 try:
                     os.kill(pid, signal.SIGINT)
                 except OSError:
@@ -1039,6 +1037,7 @@ class Grader:
         else:
             km = km_class(kernel_name="python3")
         km.prefix = self.sandbox.command(work, conn, home)
+        km.token = token
         km.connection_file = str(conn / "kernel.json")
         kernel = _Kernel(km, work, self.cell_timeout, start + self.timeout)
         env = self.sandbox.env(home, token)
