@@ -785,16 +785,16 @@ _SHADOWABLE = {
 
 
 def _static_flags(sources: list[str]) -> list[str]:
+    text = "\n".join(_python(source) for source in sources)
     found: list[str] = []
-    for source in sources:
-        text = _python(source)
-        for pattern, what in _SUSPICIOUS:
-            m = pattern.search(text)
-            if m:
-                snippet = " ".join(m.group(0).split())[:50]
-                item = what.format(f"`{snippet}`")
-                if item not in found:
-                    found.append(item)
+    for pattern, what in _SUSPICIOUS:
+        snippets = list(
+            dict.fromkeys(" ".join(m.group(0).split())[:50] for m in pattern.finditer(text))
+        )
+        if snippets:
+            shown = ", ".join(f"`{x}`" for x in snippets[:4])
+            more = f" and {len(snippets) - 4} more" if len(snippets) > 4 else ""
+            found.append(what.format(shown + more))
     return found
 
 
