@@ -288,9 +288,10 @@ def random_cases(
     seed: int = 0,
     scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
 ) -> list[torch.Tensor]:
-    """Reproducible random tensors, one per shape (for building a check's cases)."""
-    g = torch.Generator().manual_seed(seed)
+    """Random tensors, one per shape: drawn from ``generator`` if given, else from ``seed``."""
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
     return [scale * torch.randn(s, generator=g, dtype=dtype) for s in shapes]
 
 
