@@ -43,6 +43,9 @@ __all__ = [
     "driver",
     "collect",
     "run_file",
+    "run_check",
+    "snapshot",
+    "integrity",
 ]
 
 #: dtypes the wire format carries (name -> torch dtype).
@@ -306,18 +309,42 @@ def _message(exc: BaseException) -> str:
 
 
 class _CleanTorchState:
-    """Grad mode on and float32 as the default dtype while a case runs; restored after."""
+    """PyTorch's global state at its defaults while a case runs; what the notebook set, after.
+
+    Grad mode on, inference mode off, float32 as the default dtype, the CPU as the
+    default device, deterministic algorithms off, one thread: other cells of the
+    notebook (``torch.set_grad_enabled(False)``, ``torch.set_default_dtype(...)``)
+    must not change what a check sees.
+    """
 
     def __enter__(self) -> None:
         self.grad = torch.is_grad_enabled()
         self.dtype = torch.get_default_dtype()
-        self.inference = torch.is_inference_mode_enabled()
+        self.threads = torch.get_num_threads()
+        self.deterministic = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        )
+        self.device = torch.get_default_device() if hasattr(torch, "get_default_device") else None
+        self.inference = torch.inference_mode(False)
+        self.inference.__enter__()
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
+        torch.use_deterministic_algorithms(False)
+        if self.device is not None and self.device.type != "cpu":
+            torch.set_default_device("cpu")
+        if self.threads != 1:
+            torch.set_num_threads(1)
 
     def __exit__(self, *exc: object) -> None:
+        self.inference.__exit__(None, None, None)
         torch.set_grad_enabled(self.grad)
         torch.set_default_dtype(self.dtype)
+        torch.use_deterministic_algorithms(self.deterministic[0], warn_only=self.deterministic[1])
+        if self.device is not None and self.device.type != "cpu":
+            torch.set_default_device(self.device)
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
 
 def _validate(candidate: Any, expects: str) -> str | None:
@@ -387,8 +414,32 @@ def collect(driver_name: str, candidate: Any, cases: list) -> dict:
         except Exception as exc:
             out.append({"case": name, "status": "unencodable", "error": _message(exc)})
             continue
-        out.append({"case": name, "status": "ok", "value": encoded})
+        row = {"case": name, "status": "ok", "value": encoded}
+        odd = _tensor_subclasses(value)
+        if odd:
+            row["subclass"] = odd
+        out.append(row)
     return {"cases": out}
+
+
+def _tensor_subclasses(value: Any, _depth: int = 0) -> list[str]:
+    """Names of tensor subclasses in ``value`` that bring their own ``__torch_function__``."""
+    if _depth > MAX_DEPTH:
+        return []
+    if isinstance(value, torch.Tensor):
+        kind = type(value)
+        own = getattr(kind, "__torch_function__", None)
+        plain = (torch.Tensor.__torch_function__, torch.nn.Parameter.__torch_function__)
+        if kind not in (torch.Tensor, torch.nn.Parameter) and getattr(own, "__func__", own) not in [
+            getattr(f, "__func__", f) for f in plain
+        ]:
+            return [kind.__name__]
+        return []
+    if isinstance(value, (list, tuple)):
+        return [n for v in value for n in _tensor_subclasses(v, _depth + 1)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _tensor_subclasses(v, _depth + 1)]
+    return []
 
 
 def run_file(driver_name: str, candidate: Any, inputs: str, output: str) -> None:
@@ -403,6 +454,124 @@ def run_file(driver_name: str, candidate: Any, inputs: str, output: str) -> None
     with open(output, "w", encoding="utf-8") as f:
         f.write(text)
     sys.stdout.flush()
+
+
+# --- the grader's side of the kernel: no answer here either ------------------------------
+
+#: What :func:`snapshot` saw before the reader's cells ran (name -> object).
+_BASELINE: dict[str, Any] = {}
+
+#: Library functions a check's comparison could be fooled through if they were replaced in
+#: the kernel (the verdict is made elsewhere; replacing them is reported, not obeyed).
+_WATCHED = (
+    "torch.isclose torch.allclose torch.equal torch.eq torch.all torch.any torch.abs "
+    "torch.max torch.sum torch.tensor torch.as_tensor torch.is_tensor torch.testing.assert_close "
+    "torch.autograd.gradcheck torch.autograd.gradgradcheck torch.autograd.grad "
+    "torch.Tensor.all torch.Tensor.any torch.Tensor.__eq__ torch.Tensor.__ne__ torch.Tensor.eq "
+    "torch.Tensor.equal torch.Tensor.allclose torch.Tensor.isclose torch.Tensor.item "
+    "torch.Tensor.tolist torch.Tensor.__bool__ torch.Tensor.detach torch.Tensor.clone "
+    "torch.Tensor.numpy torch.Tensor.backward torch.Tensor.__torch_function__ "
+    "numpy.allclose numpy.isclose numpy.array_equal numpy.testing.assert_allclose "
+    "math.isclose json.dumps json.dump json.loads json.load base64.b64encode"
+).split()
+_MODULES = ("torch", "numpy", "json", "base64", "math", "builtins", "dlbook", "dlbook.probe")
+
+
+def _lookup(path: str) -> Any:
+    head, *rest = path.split(".")
+    obj: Any = sys.modules.get(head)
+    for part in rest:
+        obj = (
+            inspect.getattr_static(obj, part, None)
+            if isinstance(obj, type)
+            else getattr(obj, part, None)
+        )
+    return obj
+
+
+def snapshot() -> None:
+    """Remember the watched library functions, builtins and modules (grader's first cell)."""
+    import builtins
+    import math  # noqa: F401  (watched)
+
+    _BASELINE.clear()
+    _BASELINE.update({p: _lookup(p) for p in _WATCHED})
+    _BASELINE.update({f"builtins.{k}": v for k, v in vars(builtins).items()})
+    _BASELINE.update({f"sys.modules[{m!r}]": sys.modules.get(m) for m in _MODULES})
+    _BASELINE.update({f"dlbook.probe.{k}": v for k, v in globals().items() if callable(v)})
+
+
+def integrity() -> list[str]:
+    """What differs from :func:`snapshot`: replaced functions, builtins or modules."""
+    import builtins
+
+    if not _BASELINE:
+        return ["the grader's snapshot is gone"]
+    changed = []
+    now_builtins = vars(builtins)
+    for key, before in _BASELINE.items():
+        if key.startswith("builtins."):
+            name = key.removeprefix("builtins.")
+            if name.startswith("_") or name in ("input", "raw_input", "display", "get_ipython"):
+                continue
+            now = now_builtins.get(name, _MISSING)
+        elif key.startswith("sys.modules["):
+            now = sys.modules.get(key[len("sys.modules['") : -2])
+        elif key.startswith("dlbook.probe."):
+            now = globals().get(key.removeprefix("dlbook.probe."), _MISSING)
+        else:
+            now = _lookup(key)
+        if now is not before:
+            changed.append(f"{key} replaced" if now is not _MISSING else f"{key} deleted")
+    return changed
+
+
+_MISSING = object()
+
+
+def run_check(
+    driver_name: str,
+    expression: str,
+    prefix: str,
+    names: list[str],
+    inputs: str,
+    output: str,
+    namespace: dict,
+) -> None:
+    """Grading entry point: find the candidate in the notebook's namespace, probe it.
+
+    The grader's one cell per check calls this with the check cell's candidate
+    expression (e.g. ``"mse_grad_features"``) and its set-up statements ``prefix``;
+    both are evaluated in a copy of the notebook's ``namespace``. A name that is not
+    there (a deleted exercise cell, ``%reset``) gives ``{"missing": [...]}``.
+    The record written to ``output`` also says what :func:`integrity` found.
+    """
+    import builtins
+
+    def write(record: dict) -> None:
+        record["integrity"] = integrity()
+        record["probe"] = __file__
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(json.dumps(record, separators=(",", ":")))
+
+    missing = [n for n in names if n not in namespace and not hasattr(builtins, n)]
+    if missing:
+        write({"missing": missing})
+        return
+    ns = dict(namespace)
+    try:
+        if prefix.strip():
+            exec(compile(prefix, "<check cell>", "exec"), ns)
+        candidate = eval(compile(expression, "<check cell>", "eval"), ns)
+    except NameError as exc:
+        write({"missing": [getattr(exc, "name", None) or str(exc)]})
+        return
+    except Exception as exc:
+        write({"fatal": f"the check cell's own code raised {_message(exc)}"})
+        return
+    with open(inputs, encoding="utf-8") as f:
+        cases = decode(json.load(f))
+    write(collect(driver_name, candidate, cases))
 
 
 # --- drivers of chapters 1-10 ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     python -m dlbook.tools.site                 # build into _build/html
     python -m dlbook.tools.site --serve         # build, then serve it on http://127.0.0.1:8000
+    python -m dlbook.tools.site --student       # the student edition: no solutions, no answers
 
 The build never executes a notebook (outputs are stored; see ``_config.yml``).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,15 +42,82 @@ def build(output: Path | None = None, *, root: Path = ROOT) -> Path:
     return (output or root) / "_build" / "html"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+#: Not copied into the student edition's sources.
+_NOT_COPIED = (".git", ".venv", "_build", "student", "tests", "dlbook", "__pycache__", ".ci")
+
+
+def student_tree(dest: Path, *, root: Path = ROOT) -> Path:
+    """The book's sources with every chapter replaced by its student version, in ``dest``.
+
+    Solutions become ``# YOUR CODE HERE``, folded answers "*Write your answer here.*"
+    (:func:`dlbook.assign.student_version`); the lesson cells before the first exercise
+    keep their stored outputs, the exercise cells have none. Raises if any solution
+    line is left anywhere (:func:`dlbook.assign.leaks`).
+    """
+    import shutil
+
+    import nbformat
+
+    from dlbook.assign import leaks, student_version
+    from dlbook.homework import exercises
+    from dlbook.tools.book import chapters
+
+    shutil.copytree(root, dest, ignore=shutil.ignore_patterns(*_NOT_COPIED), dirs_exist_ok=True)
+    for chapter in chapters(root):
+        ref = chapter.read()
+        student = student_version(ref, name=chapter.stem)
+        student.metadata = ref.metadata  # the build reads the kernel and language from it
+        first = min((ex.solution_cell for ex in exercises(ref)), default=len(ref.cells))
+        for i, (r, s) in enumerate(zip(ref.cells, student.cells, strict=True)):
+            if s.cell_type == "code" and i < first and r.source == s.source:
+                s.outputs, s.execution_count = r.outputs, r.execution_count
+        leaked = leaks(ref, student)
+        if leaked:
+            raise RuntimeError(
+                f"{chapter.stem}: solution text in the student edition: {leaked[:3]}"
+            )
+        nbformat.write(student, dest / chapter.path.relative_to(root))
+    config = dest / "_config.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        re.sub(r'^title: "(.*)"$', r'title: "\1 (student edition)"', text, count=1, flags=re.M),
+        encoding="utf-8",
+    )
+    return dest
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m dlbook.tools.site``."""
+    p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--serve", action="store_true", help="serve the built site on localhost")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args(argv)
+    p.add_argument("--serve", action="store_true", help="serve the built site on localhost")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--student",
+        action="store_true",
+        help="build the student edition (solutions and answers removed) into _build/student",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
-        html = build()
+        if args.student:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="dlbook-student-site-") as tmp:
+                tree = student_tree(Path(tmp) / "book")
+                html = build(root=tree)
+                target = ROOT / "_build" / "student"
+                import shutil
+
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(html, target / "html")
+                html = target / "html"
+        else:
+            html = build()
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 1
