@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import sys
 
 import numpy as np
 import torch
 
-__all__ = ["setup", "seed_everything", "pick_device", "PLOT_STYLE"]
+__all__ = ["setup", "seed_everything", "pick_device", "require_versions", "PLOT_STYLE"]
+
+#: The oldest Python and torch the book runs on (pyproject.toml declares the same).
+#: torch 2.5 brought ``pad_sequence(padding_side=...)``, used by an exercise check.
+MIN_PYTHON = (3, 10)
+MIN_TORCH = (2, 5)
 
 #: The book's plotting style, applied by :func:`setup`.
 PLOT_STYLE: dict[str, object] = {
@@ -27,6 +34,37 @@ PLOT_STYLE: dict[str, object] = {
     "lines.linewidth": 2.0,
     "image.cmap": "viridis",
 }
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if m is None:
+        raise ValueError(f"not a version: {version!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def require_versions(
+    torch_version: str | None = None, python: tuple[int, ...] | None = None
+) -> None:
+    """Raise ``ImportError`` with a clear message if Python or torch is older than the book needs.
+
+    ``import dlbook`` calls it first, so an old environment fails at the setup cell
+    with what to do, instead of deep inside a chapter. The arguments (default: this
+    interpreter's and the installed torch's) exist for testing.
+    """
+    python = tuple(sys.version_info[:3]) if python is None else tuple(python)
+    if python[:2] < MIN_PYTHON:
+        have = ".".join(map(str, python))
+        raise ImportError(
+            f"dlbook needs Python >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, but this is Python {have}."
+        )
+    version = str(torch.__version__ if torch_version is None else torch_version)
+    if _major_minor(version) < MIN_TORCH:
+        need = f"{MIN_TORCH[0]}.{MIN_TORCH[1]}"
+        raise ImportError(
+            f"dlbook needs torch >= {need}, but this environment has torch {version}. "
+            f'Update it (pip install -U "torch>={need}"), then restart the kernel.'
+        )
 
 
 def seed_everything(seed: int = 0) -> None:
