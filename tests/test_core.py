@@ -184,3 +184,40 @@ def test_pyproject_declares_the_same_lower_bounds() -> None:
     assert project["requires-python"] == ">={}.{}".format(*core.MIN_PYTHON)
     assert "torch>={}.{}".format(*core.MIN_TORCH) in project["dependencies"]
     assert project["version"] == dlbook.__version__
+
+
+# --- threads (issue 14, item 5) ---------------------------------------------------
+
+
+@pytest.fixture
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_setup_uses_one_thread_by_default(monkeypatch, keep_threads) -> None:
+    from dlbook.core import DEFAULT_THREADS
+
+    monkeypatch.delenv("DLBOOK_THREADS", raising=False)
+    torch.set_num_threads(2)
+    dlbook.setup()
+    assert DEFAULT_THREADS == 1 and torch.get_num_threads() == 1
+
+
+def test_threads_from_the_environment_or_the_argument(monkeypatch, keep_threads) -> None:
+    monkeypatch.setenv("DLBOOK_THREADS", "2")
+    dlbook.setup()
+    assert torch.get_num_threads() == 2
+    dlbook.setup(threads=1)
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    dlbook.setup(threads=0)  # 0: leave torch's own setting alone
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad", ["two", "-1", "1.5"])
+def test_bad_thread_counts_are_refused(monkeypatch, bad: str) -> None:
+    monkeypatch.setenv("DLBOOK_THREADS", bad)
+    with pytest.raises(ValueError, match="whole number"):
+        dlbook.core.threads_wanted()
