@@ -109,7 +109,7 @@ def load(processes: int, limit_s: float = 3600.0):
     ]
     try:
         time.sleep(0.5 if procs else 0)
-        yield
+        yield procs
     finally:
         for proc in procs:
             proc.terminate()
