@@ -25,10 +25,10 @@ __all__ = [
 #: ``DLBOOK_DEVICE=no-float64``: the CPU, rejecting float64 as Apple's MPS does.
 NO_FLOAT64 = "no-float64"
 #: Intra-op threads of a chapter, unless ``DLBOOK_THREADS`` or ``setup(threads=...)``
-#: says otherwise (``0``: torch's own default, one per core). The book's small
-#: models run as fast on one thread as on two, with less CPU, and a busy machine
-#: slows two threads far more than one (issue 14; ``python -m
-#: dlbook.tools.benchmark --compare 1 2 --load 2`` measures it).
+#: says otherwise (``0``: torch's own default, one per core). On the book's small
+#: models a second thread gains little and costs CPU time, and a busy machine slows
+#: two threads far more than one (issue 14; ``python -m dlbook.tools.benchmark
+#: --compare 1 2 --load 2`` measures it).
 DEFAULT_THREADS = 1
 MIN_PYTHON = (3, 10)
 MIN_TORCH = (2, 5)
