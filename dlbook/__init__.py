@@ -11,14 +11,21 @@ Chapters start with ``device = dlbook.setup()``. The modules:
 - :mod:`dlbook.assign`, :mod:`dlbook.grade` — homework: student versions and autograding
 """
 
-from dlbook import data, plot, train
-from dlbook.core import PLOT_STYLE, pick_device, seed_everything, setup
+from dlbook.core import require_versions
 
-__version__ = "0.1.0"
+# First, before any chapter code: a clear error on a too old Python or torch.
+require_versions()
+
+from dlbook import data, plot, train  # noqa: E402
+from dlbook.core import PLOT_STYLE, pick_device, seed_everything, setup  # noqa: E402
+
+#: The setup cell of every chapter names the version it needs and updates an older one.
+__version__ = "0.2.0"
 __all__ = [
     "setup",
     "seed_everything",
     "pick_device",
+    "require_versions",
     "PLOT_STYLE",
     "checks",
     "data",

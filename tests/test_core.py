@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -11,6 +16,7 @@ import torch
 
 import dlbook
 from dlbook import data
+from dlbook.tools.book import ROOT
 
 matplotlib.use("Agg")
 
@@ -127,3 +133,91 @@ def test_plot_helpers_draw_and_validate() -> None:
     )
     assert len(fig.axes) == 6
     plt.close("all")
+
+
+# --- declared versions (issue 14, item 6) ----------------------------------------
+
+
+def test_require_versions_accepts_this_environment() -> None:
+    dlbook.require_versions()
+    dlbook.require_versions("2.5.0", (3, 10, 0))
+    dlbook.require_versions("2.13.0+cpu", (3, 13, 1))
+
+
+@pytest.mark.parametrize("old", ["2.4.1", "2.4.0+cu121", "1.13.1"])
+def test_require_versions_names_an_old_torch(old: str) -> None:
+    with pytest.raises(
+        ImportError, match=rf"needs torch >= 2\.5, but .* has torch {re.escape(old)}"
+    ):
+        dlbook.require_versions(old, (3, 11, 7))
+
+
+def test_require_versions_names_an_old_python() -> None:
+    with pytest.raises(ImportError, match=r"needs Python >= 3\.10, but this is Python 3\.9\.18"):
+        dlbook.require_versions("2.5.0", (3, 9, 18))
+
+
+def test_import_dlbook_with_an_old_torch_says_what_to_do(tmp_path) -> None:
+    """The error comes from ``import dlbook`` itself, not from deep inside a chapter."""
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('__version__ = "2.4.1"\n')
+    root = Path(dlbook.__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", "import dlbook"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])},
+    )
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: dlbook needs torch >= 2.5"), out.stderr[-2000:]
+    assert "torch 2.4.1" in last and "pip install -U" in last
+
+
+def test_pyproject_declares_the_same_lower_bounds() -> None:
+    import tomllib
+
+    from dlbook import core
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == ">={}.{}".format(*core.MIN_PYTHON)
+    assert "torch>={}.{}".format(*core.MIN_TORCH) in project["dependencies"]
+    assert project["version"] == dlbook.__version__
+
+
+# --- threads (issue 14, item 5) ---------------------------------------------------
+
+
+@pytest.fixture
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_setup_uses_one_thread_by_default(monkeypatch, keep_threads) -> None:
+    from dlbook.core import DEFAULT_THREADS
+
+    monkeypatch.delenv("DLBOOK_THREADS", raising=False)
+    torch.set_num_threads(2)
+    dlbook.setup()
+    assert DEFAULT_THREADS == 1 and torch.get_num_threads() == 1
+
+
+def test_threads_from_the_environment_or_the_argument(monkeypatch, keep_threads) -> None:
+    monkeypatch.setenv("DLBOOK_THREADS", "2")
+    dlbook.setup()
+    assert torch.get_num_threads() == 2
+    dlbook.setup(threads=1)
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    dlbook.setup(threads=0)  # 0: leave torch's own setting alone
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad", ["two", "-1", "1.5"])
+def test_bad_thread_counts_are_refused(monkeypatch, bad: str) -> None:
+    monkeypatch.setenv("DLBOOK_THREADS", bad)
+    with pytest.raises(ValueError, match="whole number"):
+        dlbook.core.threads_wanted()

@@ -3,7 +3,8 @@
 For every page: it loads without console or page errors, every request it makes
 succeeds, its math is rendered by MathJax (no raw TeX, no MathJax errors), every
 image has loaded; for every chapter: the Colab button opens that chapter's
-notebook. Without a browser the test fails and says how to install one.
+notebook, no code cell is wider than its column, and every display equation wider
+than the column scrolls, with a visible scrollbar (issue 14). Without a browser the test fails and says how to install one.
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ def browser():
             "the website test needs Playwright: pip install -r requirements.txt", pytrace=False
         )
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        # Scrollbars drawn as in a desktop browser (headless hides them by default).
+        b = p.chromium.launch(
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--hide-scrollbars"],
+        )
         yield b
         b.close()
 
@@ -103,8 +109,8 @@ class PageReport:
         self.failed: list[str] = []
 
 
-def _open(browser, url: str):
-    context = browser.new_context()
+def _open(browser, url: str, **context_options):
+    context = browser.new_context(**context_options)
     # Nothing leaves this machine: external launch targets get a stub page.
     for prefix in EXTERNAL_PREFIXES:
         context.route(
@@ -165,6 +171,63 @@ def test_page_renders(browser, server, entry: str) -> None:
         n_images = page.evaluate("() => document.querySelectorAll('article img').length")
         if entry.startswith("chapters/"):
             assert n_images > 0, f"{entry}: a chapter page without a single figure"
+    finally:
+        context.close()
+
+
+#: A 1280-pixel-wide window (both sidebars shown, the narrowest such column) with
+#: overlay scrollbars, which take no room and stay hidden until one scrolls, as on
+#: macOS, iOS and Android: there a wide equation without a scrollbar of its own looks
+#: cut off at the column's edge.
+OVERLAY_SCROLLBARS = {
+    "viewport": {"width": 1280, "height": 900},
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@pytest.mark.parametrize("chapter", [c.stem for c in chapters()])
+def test_wide_content_scrolls_instead_of_being_cut_off(browser, server, chapter: str) -> None:
+    context, page, _ = _open(browser, f"{server}/chapters/{chapter}.html", **OVERLAY_SCROLLBARS)
+    try:
+        found = page.evaluate(
+            """() => {
+                const column = document.querySelector('article').getBoundingClientRect();
+                const code = [...document.querySelectorAll('article .cell_input pre')]
+                    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+                    .map(pre => pre.textContent.split('\\n')
+                        .reduce((a, b) => (b.length > a.length ? b : a), '').trim());
+                const math = [...document.querySelectorAll('article div.math mjx-container')]
+                    .map(m => {
+                        const box = m.getBoundingClientRect();
+                        const wide = m.scrollWidth > m.clientWidth + 1;
+                        m.scrollLeft = m.scrollWidth;
+                        return {
+                            tex: (m.parentElement.textContent || '').trim().slice(0, 60),
+                            beyondColumn: box.right > column.right + 1,
+                            wide,
+                            overflow: getComputedStyle(m).overflowX,
+                            scrollbar: m.offsetHeight - m.clientHeight,
+                            reachesEnd: m.scrollLeft >= m.scrollWidth - m.clientWidth - 1,
+                        };
+                    });
+                return {columnWidth: column.width, code, math};
+            }"""
+        )
+        assert not found["code"], (
+            f"{chapter}: code cells wider than the {found['columnWidth']:.0f}-pixel column "
+            f"(widest line of each): {found['code']}"
+        )
+        cut = [m["tex"] for m in found["math"] if m["beyondColumn"]]
+        assert not cut, f"{chapter}: display math sticks out of the text column: {cut}"
+        for m in (m for m in found["math"] if m["wide"]):
+            assert m["overflow"] in ("auto", "scroll") and m["reachesEnd"], (
+                f"{chapter}: a wide equation is clipped instead of scrolling: {m}"
+            )
+            assert m["scrollbar"] >= 4, (
+                f"{chapter}: a wide equation scrolls, but with overlay scrollbars (macOS, "
+                f"phones) it shows no scrollbar and looks cut off: {m['tex']!r}"
+            )
     finally:
         context.close()
 

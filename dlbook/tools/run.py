@@ -20,9 +20,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from dlbook.tools.book import ROOT, resolve
+from dlbook.tools.pytest_setup import TEST_ENV
 
-#: Environment for every execution: no progress bars, the same as under pytest.
-EXEC_ENV = {"TQDM_DISABLE": "1"}
+#: Environment for every execution, the same as under pytest: no progress bars, and
+#: float64 on ``device`` raises as on Apple's MPS (``dlbook.tools.float64_guard``).
+EXEC_ENV = dict(TEST_ENV)
 
 
 def execute(path: Path, *, timeout: int = 600) -> tuple[nbformat.NotebookNode, float]:

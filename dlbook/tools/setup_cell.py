@@ -3,9 +3,15 @@
     python -m dlbook.tools.setup_cell           # rewrite every chapter's setup cell
     python -m dlbook.tools.setup_cell --check   # exit 1 if any chapter has drifted
 
-The Colab install line names the repository of ``_config.yml``. On Colab the cell
-installs only ``dlbook`` (whose dependencies carry no version pins), so none of
-the packages Colab already has is changed. Everywhere else it installs nothing.
+The cell is plain Python (no IPython magic), so it runs the same in Colab,
+Kaggle, a stock Jupyter and a script. It installs ``dlbook`` from the repository
+named in ``_config.yml`` when ``dlbook`` is missing, or updates it when it is
+older than the version the chapter states (``dlbook.__version__`` when the cell
+was written); otherwise it installs nothing and prints nothing. ``dlbook``'s
+dependencies carry only lower bounds that Colab and Kaggle meet, so pip changes
+none of their packages. When the install fails the cell says, in one line, what
+to run; it asks for a kernel restart only after updating an already imported
+``dlbook``.
 """
 
 from __future__ import annotations
@@ -16,27 +22,49 @@ from pathlib import Path
 
 import nbformat
 
+import dlbook
 from dlbook.tools.book import ROOT, chapters, repository
 
 TAG = "dlbook-setup"
 
 TEMPLATE = """\
-# Setup. On Colab: install the book's helpers. Everywhere: seed, pick a device.
-# Written by `python -m dlbook.tools.setup_cell` from _config.yml; do not edit.
+# Setup: get the book's helper package, seed everything, pick a device.
+# Installs or updates dlbook only when it is missing or older than this
+# chapter needs. Written by `python -m dlbook.tools.setup_cell`.
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    %pip install --quiet "dlbook @ git+{url}@{branch}"
+DLBOOK = "dlbook @ git+{url}@{branch}"
+NEEDS = {needs}  # the dlbook version this chapter needs, or newer
 
-import dlbook
+have = None  # the installed dlbook's version
+if importlib.util.find_spec("dlbook"):
+    import dlbook
+
+    have = tuple(int(n) for n in dlbook.__version__.split(".")[:3])
+if have is None or have < NEEDS:
+    pip = [sys.executable, "-m", "pip", "install", "-q", "-U", DLBOOK]
+    if subprocess.run(pip).returncode != 0:
+        raise SystemExit(f'Install failed. Run: pip install "{{DLBOOK}}"')
+    if have is not None:
+        raise SystemExit("dlbook was updated: restart the kernel, run again.")
+    importlib.invalidate_caches()
+    import dlbook
 
 device = dlbook.setup()"""
+
+
+def needed_version(version: str = dlbook.__version__) -> tuple[int, int, int]:
+    """The ``(major, minor, patch)`` a chapter states it needs: this ``dlbook``'s."""
+    major, minor, patch = (int(n) for n in version.split(".")[:3])
+    return major, minor, patch
 
 
 def render(root: Path = ROOT) -> str:
     """The setup cell's source for this book."""
     url, branch = repository(root)
-    return TEMPLATE.format(url=url, branch=branch)
+    return TEMPLATE.format(url=url, branch=branch, needs=needed_version())
 
 
 def find_setup_cell(nb: nbformat.NotebookNode) -> int | None:

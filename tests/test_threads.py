@@ -1,0 +1,65 @@
+"""Busy machines (issue 14, item 5): one torch thread per chapter and per test worker,
+the suite on two workers, and the benchmark that measures 1 vs 2 threads."""
+
+from __future__ import annotations
+
+import os
+
+import tomllib
+import torch
+
+from dlbook.tools import benchmark, pytest_setup
+from dlbook.tools.book import ROOT, chapters
+
+
+def _addopts() -> list[str]:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+def test_the_suite_runs_on_workers_that_keep_each_notebook_whole() -> None:
+    opts = _addopts()
+    assert "-n" in opts and int(opts[opts.index("-n") + 1]) >= 2
+    # nbval's cells of one notebook share a kernel: they must stay on one worker.
+    assert opts[opts.index("--dist") + 1] in ("loadscope", "loadfile")
+
+
+def test_each_test_process_uses_one_thread() -> None:
+    assert pytest_setup.TEST_ENV["OMP_NUM_THREADS"] == "1"
+    assert pytest_setup.TEST_ENV["DLBOOK_THREADS"] == "1"
+    if os.environ.get("OMP_NUM_THREADS") == "1":
+        assert torch.get_num_threads() == 1
+
+
+def test_compare_prints_wall_and_cpu_time_per_thread_count(monkeypatch) -> None:
+    calls = []
+
+    def fake_measure(path, threads=None):
+        calls.append((path.stem, threads))
+        return {"seconds": 2.0 * threads, "cpu_seconds": 1.5 * threads, "threads": threads}
+
+    monkeypatch.setattr(benchmark, "measure", fake_measure)
+    monkeypatch.setattr(benchmark, "load", lambda n: _nothing())
+    first = chapters()[0]
+    table = benchmark.compare([first.stem], [1, 2], busy=2).splitlines()
+    assert table[0] == (
+        "| chapter | 1 thread: wall / CPU s | 2 threads: wall / CPU s "
+        "| 1 thread, load 2: wall / CPU s | 2 threads, load 2: wall / CPU s |"
+    )
+    assert table[2] == f"| {first.stem} | 2.0 / 1.5 | 4.0 / 3.0 | 2.0 / 1.5 | 4.0 / 3.0 |"
+    assert table[-1].startswith("| **total** |")
+    assert calls == [(first.stem, 1), (first.stem, 2)] * 2
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_load_starts_busy_processes_and_stops_them() -> None:
+    with benchmark.load(2, limit_s=30) as procs:
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+    assert all(p.poll() is not None for p in procs)
