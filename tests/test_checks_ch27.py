@@ -110,9 +110,19 @@ def _variant(
     def fn(q, k, v, lengths):
         T = q.shape[-2]
         pos = torch.arange(T)
-        real = pos >= T - lengths[:, None] if side == "left" else pos < lengths[:, None]
+        if side == "left":
+            real = pos >= T - lengths[:, None]
+        elif side == "left_late":
+            real = pos > T - lengths[:, None]
+        else:
+            real = pos < lengths[:, None]
         causal = torch.ones(T, T, dtype=torch.bool)
-        causal = causal.tril() if direction == "past" else causal.triu()
+        if direction == "past":
+            causal = causal.tril()
+        elif direction == "strict":
+            causal = causal.tril(diagonal=-1)
+        else:
+            causal = causal.triu()
         mask = torch.ones(q.shape[0], T, T, dtype=torch.bool)
         if use_causal:
             mask = mask & causal
@@ -139,6 +149,8 @@ def _variant(
         (_variant(side="right"), "sit at its end, not at its start"),
         (_variant(pad_axis="queries"), "along which axis of the mask"),
         (_variant(direction="future"), "never at later ones"),
+        (_variant(direction="strict"), "attend to its own position?"),
+        (_variant(side="left_late"), "count the padding positions again"),
         (_variant(use_pad=False), "the padding mask must be combined"),
         (_variant(use_causal=False), "the causal mask must be combined"),
         (_variant(scale=False), "your scores are too large"),

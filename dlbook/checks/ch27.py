@@ -41,10 +41,14 @@ def _left_causal(
     lengths = torch.as_tensor(lengths)
     if side == "left":
         real = pos >= T - lengths[:, None]  # (B, T)
+    elif side == "left_late":  # off by one: the first real token counted as padding
+        real = pos > T - lengths[:, None]
     else:  # assumes right padding
         real = pos < lengths[:, None]
     if direction == "past":
         causal = pos[None, :] <= pos[:, None]  # (T_q, T_k): key j <= query i
+    elif direction == "strict":  # off by one: key j < query i, not itself
+        causal = pos[None, :] < pos[:, None]
     else:
         causal = pos[None, :] >= pos[:, None]
     mask = torch.ones(q.shape[0], T, T, dtype=torch.bool)
@@ -115,6 +119,11 @@ _MISTAKES: dict[str, Callable] = {
     "a query may look at its own position and earlier ones, never at later ones.": lambda *a: (
         _left_causal(*a, direction="future")
     ),
+    "look at the diagonal of your causal mask: may a query attend to its own position?": (
+        lambda *a: _left_causal(*a, direction="strict")
+    ),
+    "count the padding positions again: which position holds the first real token of a "
+    "sequence of length L_b?": lambda *a: _left_causal(*a, side="left_late"),
     "some queries attend to padding: the padding mask must be combined with the causal "
     "mask, not left out.": lambda *a: _left_causal(*a, use_pad=False),
     "some queries look ahead: the causal mask must be combined with the padding mask, "
