@@ -20,9 +20,6 @@ from dlbook.checks.ch10 import *  # noqa: F403
 from dlbook.checks.ch27 import *  # noqa: F403
 from dlbook.checks.ch28 import *  # noqa: F403
 from dlbook.checks.ch29 import *  # noqa: F403
-<<<<<<< HEAD
-=======
->>>>>>> ch27
 
 __all__ = ["Case", "Check", "CheckError", "NotImplementedYet", "REGISTRY", "Verdict"] + sorted(
     n for n in dir() if n.startswith("check_")
