@@ -73,6 +73,8 @@ def test_accepts_correct_versions(fn, capsys) -> None:
         ({"reverse": False}, "reads the sequence forwards"),
         ({"last_out": True}, "after its LAST step"),
         ({"carry": False}, "not the initial state"),
+        ({"swap_h0": True}, "its own row of h0"),
+        ({"one_weights": True}, "use the same weights"),
     ],
 )
 def test_rejects_typical_mistakes(switch, hint) -> None:
@@ -91,7 +93,22 @@ def test_rejects_transposed_weights_and_missing_tanh() -> None:
         out, h = birnn_flip(x, fwd, bwd, h0)
         return torch.atanh(out.clamp(-0.999, 0.999)), h
 
-    for fn in (transposed, no_tanh):
+    def time_batch_swapped(x, fwd, bwd, h0):
+        """Indexes time on the first axis (x[t]), as if x were (T, B, D)."""
+        T = x.shape[1]
+        outs_f, outs_b = [], [None] * T
+        h = h0[0]
+        for t in range(T):
+            h = torch.tanh(x[t] @ fwd[0].T + fwd[2] + h @ fwd[1].T + fwd[3])
+            outs_f.append(h)
+        h_f, h = h, h0[1]
+        for t in reversed(range(T)):
+            h = torch.tanh(x[t] @ bwd[0].T + bwd[2] + h @ bwd[1].T + bwd[3])
+            outs_b[t] = h
+        out = torch.cat([torch.stack(outs_f, 1), torch.stack(outs_b, 1)], -1)
+        return out, torch.stack([h_f, h])
+
+    for fn in (transposed, no_tanh, time_batch_swapped):
         with pytest.raises(CheckError, match="case"):
             check_birnn(fn)
 

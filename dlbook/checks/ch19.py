@@ -37,10 +37,14 @@ def _birnn(
     reverse: bool = True,
     last_out: bool = False,
     carry: bool = True,
+    swap_h0: bool = False,
+    one_weights: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """The reference with switches for the usual mistakes (all defaults: correct)."""
-    out_f, h_f = _direction(x, fwd, h0[0], reverse=False, carry=carry)
-    out_b, h_b = _direction(x, bwd, h0[1], reverse=reverse, carry=carry)
+    h_start = (h0[1], h0[0]) if swap_h0 else (h0[0], h0[1])
+    bwd = fwd if one_weights else bwd
+    out_f, h_f = _direction(x, fwd, h_start[0], reverse=False, carry=carry)
+    out_b, h_b = _direction(x, bwd, h_start[1], reverse=reverse, carry=carry)
     if not flip_back:
         out_b = out_b.flip(1)
     if last_out:
@@ -113,6 +117,11 @@ check_birnn = Check(
         "step; which input does it read last?": lambda *a: _birnn(*a, last_out=True),
         "each step must use the hidden state of the step before, not the initial "
         "state.": lambda *a: _birnn(*a, carry=False),
+        "each direction starts from its own row of h0: which row belongs to which "
+        "direction?": lambda *a: _birnn(*a, swap_h0=True),
+        "both directions use the same weights: each direction has its own tuple.": lambda *a: (
+            _birnn(*a, one_weights=True)
+        ),
     },
     atol=1e-5,
     rtol=1e-4,
