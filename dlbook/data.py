@@ -10,7 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["make_line", "make_moons", "make_spirals", "DigitsSplit", "load_digits"]
+__all__ = [
+    "make_line",
+    "make_moons",
+    "make_spirals",
+    "DigitsSplit",
+    "load_digits",
+    "make_order_task",
+    "make_reverse_task",
+]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -125,3 +133,37 @@ def load_digits(
     n_val = round(val_fraction * len(y))
     test, val, train = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     return DigitsSplit(X[train], y[train], X[val], y[val], X[test], y[test])
+
+
+# --- chapter 19 ---
+
+
+def make_order_task(
+    n: int = 1000, length: int = 8, *, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences whose label depends on the order of their steps.
+
+    ``x`` (n, length, 1) float32 uniform in [0, 1); ``y`` (n,) int64 is 1 when the
+    first value is larger than the last, else 0. Shuffling the steps of a sequence
+    destroys the label's information, which is the point.
+    """
+    _check_n(n)
+    _check_n(length, "length")
+    if length < 2:
+        raise ValueError(f"length must be at least 2, got {length}")
+    g = _generator(seed)
+    x = torch.rand(n, length, 1, generator=g)
+    y = (x[:, 0, 0] > x[:, -1, 0]).long()
+    return x, y
+
+
+def make_reverse_task(
+    n: int = 1000, length: int = 4, vocab: int = 5, *, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token sequences and their reversals: ``src`` and ``tgt`` (n, length) int64 in [0, vocab)."""
+    _check_n(n)
+    _check_n(length, "length")
+    _check_n(vocab, "vocab")
+    g = _generator(seed)
+    src = torch.randint(0, vocab, (n, length), generator=g)
+    return src, src.flip(1)
