@@ -1,4 +1,4 @@
-"""Exercise checks of chapter 24 (autoencoders): a VAE's reparameterised sample and KL term."""
+"""Exercise checks of chapter 24 (autoencoders): a VAE's reparameterized sample and KL term."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ check_vae_sample_kl = Check(
     doc="""Check ``fn(mu, logvar, eps) -> (z, kl)`` for a Gaussian encoder q(z|x) = N(mu, diag(exp(logvar))).
 
     ``mu``, ``logvar`` and ``eps`` have shape (batch, d_z). ``z`` (batch, d_z) is the
-    reparameterised sample that uses the given standard-normal noise ``eps``; ``kl``
+    reparameterized sample that uses the given standard-normal noise ``eps``; ``kl``
     (batch,) is each sample's KL divergence KL(q(z|x) || N(0, I)).
     """,
 )
