@@ -233,12 +233,13 @@ def loads(text: str) -> Any:
 
 # --- drivers: how a check calls the reader's code -----------------------------------------
 
-#: Driver name -> (function, what the candidate must be: "callable" or "class").
+#: Driver name -> (function, what the candidate must be: "callable", "class" or "any";
+#: a driver that takes "any" checks its candidate itself).
 DRIVERS: dict[str, tuple[Callable[..., Any], str]] = {}
 
 
 def driver(name: str, *, expects: str = "callable") -> Callable:
-    """Register a driver under ``name`` (``expects``: ``"callable"`` or ``"class"``)."""
+    """Register a driver under ``name`` (``expects``: ``"callable"``, ``"class"`` or ``"any"``)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         DRIVERS[name] = (fn, expects)
@@ -327,11 +328,18 @@ def _validate(candidate: Any, expects: str) -> str | None:
             "your code `return` its result?"
         )
     if expects == "class":
+        if not callable(candidate) and type(candidate).__module__ == "builtins":
+            return (
+                f"expected your class (something callable), got a {type(candidate).__name__}. "
+                "Pass the class itself: check(MyClass)."
+            )
         if not isinstance(candidate, type):
             return (
-                f"expected your class itself, got an object of type {type(candidate).__name__}. "
-                "Pass the class: check(MyClass), not check(MyClass(...))."
+                f"expected your class, got an instance of {type(candidate).__name__}: "
+                "pass the class itself: check(MyClass), not check(MyClass(...))."
             )
+        return None
+    if expects == "any":
         return None
     if not callable(candidate):
         return (
@@ -395,3 +403,129 @@ def run_file(driver_name: str, candidate: Any, inputs: str, output: str) -> None
     with open(output, "w", encoding="utf-8") as f:
         f.write(text)
     sys.stdout.flush()
+
+
+# --- drivers of chapters 1-10 ---------------------------------------------------------------
+
+#: Scalar test functions a check can name (chapter 2's numerical gradient): name -> builder
+#: taking the case's parameter tensor (or None) and returning ``f(x) -> 0-d tensor``.
+FORMULAS: dict[str, Callable[[Any], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "sum(x**3)": lambda p: lambda x: (x**3).sum(),
+    "sum(x * (x @ B))": lambda B: lambda x: (x * (x @ B)).sum(),
+    "sum(sin(x)) + mean(exp(x))": lambda p: lambda x: torch.sin(x).sum() + x.exp().mean(),
+    "logsumexp(x)": lambda p: lambda x: torch.logsumexp(x.reshape(-1), 0),
+    "sum(tanh(x)**2)": lambda p: lambda x: (torch.tanh(x) ** 2).sum(),
+}
+
+
+def formula(name: str, params: Any = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The scalar function ``name`` of :data:`FORMULAS` (``params``: e.g. its matrix B)."""
+    return FORMULAS[name](params)
+
+
+@driver("scalar_function")
+def _scalar_function(candidate: Callable, name: str, params: Any, *args: Any) -> Any:
+    """``candidate(f, *args)`` where ``f`` is the named scalar function of :data:`FORMULAS`."""
+    return candidate(formula(name, params), *args)
+
+
+@driver("autograd_function", expects="any")
+def _autograd_function(
+    candidate: type, mode: str, x: torch.Tensor, *args: Any, grad_output: Any = None
+) -> Any:
+    """A ``torch.autograd.Function`` subclass ``candidate``, applied as ``candidate.apply(x, *args)``.
+
+    ``mode="run"``: forward, then backward with ``grad_output``; returns ``(y, x.grad)``.
+    ``mode="gradcheck"``: returns ``torch.autograd.gradcheck``'s verdict (a bool) on ``x``.
+    """
+    if not (isinstance(candidate, type) and issubclass(candidate, torch.autograd.Function)):
+        raise TypeError(
+            f"expected a subclass of torch.autograd.Function, got {type(candidate).__name__}. "
+            "Pass the class itself: check(MyFunction), not an instance and not "
+            "MyFunction.apply(...)."
+        )
+    xin = x.detach().clone().requires_grad_(True)
+    if mode == "gradcheck":
+        return bool(
+            torch.autograd.gradcheck(
+                lambda t: candidate.apply(t, *args), (xin,), raise_exception=False
+            )
+        )
+    y = candidate.apply(xin, *args)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"forward returned a {type(y).__name__}, expected a tensor")
+    if tuple(y.shape) != tuple(x.shape):
+        raise ValueError(
+            f"forward output has shape {tuple(y.shape)}, expected {tuple(x.shape)} (the shape of x)"
+        )
+    if not torch.equal(xin.detach(), x):
+        raise ValueError(
+            "your Function changed its input x in place; build a new tensor in forward "
+            "instead of writing into x"
+        )
+    y.backward(grad_output)
+    return y.detach(), xin.grad
+
+
+#: Transforms a dataset check can name: name -> builder taking the spec's numbers.
+TRANSFORMS: dict[str, Callable[..., Callable[[torch.Tensor], torch.Tensor]]] = {
+    "affine": lambda scale, shift: lambda x: scale * x + shift,
+}
+
+
+@driver("dataset", expects="class")
+def _dataset(
+    candidate: type,
+    *init: Any,
+    transform: tuple | None = None,
+    past_end: tuple = (),
+    batch_size: int = 0,
+) -> dict:
+    """A map-style Dataset class: ``ds = candidate(*init[, transform])``, then every item.
+
+    Returns ``{"len", "items", "past_end", "changed", "batch"}``: ``len(ds)``, ``ds[i]`` for
+    every i, what ``ds[j]`` did for each j of ``past_end`` (``"IndexError"``, ``"returned"``
+    or the exception's type name), whether the tensors given to it were changed, and the
+    shapes of the first ``DataLoader(ds, batch_size)`` batch (when there is one).
+    """
+    from torch.utils.data import DataLoader
+
+    given = [_clone(a) for a in init]
+    args = list(given)
+    if transform is not None:
+        args.append(TRANSFORMS[transform[0]](*transform[1:]))
+    ds = candidate(*args)
+    n = len(ds)
+    items: list = []
+    for i in range(n):
+        try:
+            items.append(ds[i])
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # reported as the item's outcome, after len is judged
+            items.append(f"ds[{i}] raised {_message(exc)}")
+            break
+    outcomes = {}
+    for j in past_end:
+        try:
+            ds[j]
+        except IndexError:
+            outcomes[j] = "IndexError"
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            outcomes[j] = type(exc).__name__
+        else:
+            outcomes[j] = "returned"
+    changed = not _same(given, list(init))
+    batch = None
+    if batch_size and n >= batch_size and len(items) == n and not isinstance(items[-1], str):
+        xb, yb = next(iter(DataLoader(ds, batch_size=batch_size)))
+        batch = (tuple(xb.shape), tuple(yb.shape))
+    return {"len": n, "items": items, "past_end": outcomes, "changed": changed, "batch": batch}
+
+
+@driver("steps")
+def _steps(candidate: Callable, total: int, *args: Any) -> list:
+    """A schedule: ``[candidate(step, total, *args) for step in 0 .. total]``."""
+    return [candidate(step, total, *args) for step in range(total + 1)]

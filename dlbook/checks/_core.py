@@ -288,9 +288,10 @@ def random_cases(
     seed: int = 0,
     scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
 ) -> list[torch.Tensor]:
-    """Reproducible random tensors, one per shape (for building a check's cases)."""
-    g = torch.Generator().manual_seed(seed)
+    """Random tensors, one per shape: drawn from ``generator`` if given, else from ``seed``."""
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
     return [scale * torch.randn(s, generator=g, dtype=dtype) for s in shapes]
 
 
@@ -329,8 +330,9 @@ class Check:
        ``driver`` (``"call"``: ``fn(*args, **kwargs)``; see ``probe.DRIVERS``) and
        records what came back, as plain data. Only this step runs the reader's code.
     3. :meth:`judge` compares each result with ``reference(*args, **kwargs)`` —
-       with ``compare`` if given (``compare(got, expected, case) -> problem or
-       None``), else :func:`compare` within ``atol`` / ``rtol`` — and picks the
+       with ``compare`` if given (``compare(got, expected, case) -> None``, a
+       problem, or ``(problem, hint)``), else :func:`compare` within ``atol`` /
+       ``rtol`` — and picks the
        hint: the one of ``mistakes`` whose wrong implementation reproduces the
        reader's result, else the generic ``hint``. Hints name the idea, never the
        formula.
@@ -347,7 +349,12 @@ class Check:
     mistakes: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     atol: float = 1e-5
     rtol: float = 1e-4
-    compare: Callable[[Any, Any, Case], str | None] | None = None
+    compare: Callable[[Any, Any, Case], str | tuple[str, str] | None] | None = None
+    #: turns the decoded result into what ``compare`` expects (e.g. a list of numbers into
+    #: a tensor); a ``TypeError`` / ``ValueError`` it raises fails the case with its message
+    prepare: Callable[[Any], Any] | None = None
+    #: substrings of an error the reader's code raised -> the hint it earns
+    error_hints: Mapping[str, str] = field(default_factory=dict)
     success: str = ""  #: extra sentence of the success line
     doc: str = ""  #: what the reader's code must do (shown by ``help(check)``)
 
@@ -430,16 +437,28 @@ class Check:
                 )
                 if status == "unencodable":
                     error = f"something that is not a tensor, number or tuple ({error})"
+                hint = next((h for key, h in self.error_hints.items() if key in error), None)
                 return Verdict(
                     name,
                     "failed",
-                    f"{name}: case '{case.name}' {what} {error}\n  inputs: {describe_args(case)}",
+                    f"{name}: case '{case.name}' {what} {error}\n  inputs: {describe_args(case)}"
+                    + (f"\n  hint: {hint}" if hint else ""),
                     n,
                 )
             try:
                 got = probe.decode(row.get("value"))
             except Exception:
                 return Verdict(name, "error", f"{name}: case '{case.name}': unreadable result.", n)
+            if self.prepare is not None:
+                try:
+                    got = self.prepare(got)
+                except (TypeError, ValueError) as exc:
+                    return Verdict(
+                        name,
+                        "failed",
+                        f"{name}: case '{case.name}': {exc}\n  inputs: {describe_args(case)}",
+                        n,
+                    )
             expected = self.reference(
                 *[_clone(a) for a in case.args], **{k: _clone(v) for k, v in case.kwargs.items()}
             )
@@ -447,8 +466,12 @@ class Check:
                 problem = self.compare(got, expected, case)
             else:
                 problem = compare(got, expected, atol=self.atol, rtol=self.rtol)
+            hint = None
+            if isinstance(problem, tuple):
+                problem, hint = problem
             if problem:
-                hint = _pick_hint(got, case, self.mistakes, self.hint, self.atol, self.rtol)
+                if hint is None:
+                    hint = _pick_hint(got, case, self.mistakes, self.hint, self.atol, self.rtol)
                 return Verdict(
                     name,
                     "failed",

@@ -13,34 +13,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dlbook.checks._core import (
-    Case,
-    CheckError,
-    NotImplementedYet,
-    compare,
-    describe,
-    passed,
-    run_cases,
-)
+from dlbook import probe
+from dlbook.checks._core import Case, Check, compare, describe
 
 __all__ = ["check_numerical_grad", "check_leaky_relu_function"]
 
 
 # --- check_numerical_grad ---------------------------------------------------------
-
-
-class Formula:
-    """A scalar function of a tensor that prints as its formula (for readable failure messages)."""
-
-    def __init__(self, text: str, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.text = text
-        self.fn = fn
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
-
-    def __repr__(self) -> str:
-        return self.text
 
 
 def _partial_differences(
@@ -72,70 +51,63 @@ def _partial_differences(
     return out.reshape(x.shape)
 
 
-def _central(fn: Callable, x: torch.Tensor, h: float) -> torch.Tensor:
-    return _partial_differences(fn, x, h, "central")
+def _central(name: str, params, x: torch.Tensor, h: float) -> torch.Tensor:
+    return _partial_differences(probe.formula(name, params), x, h, "central")
 
 
-def _all_at_once(fn: Callable, x: torch.Tensor, h: float) -> torch.Tensor:
-    x = x.detach()
+def _kind(kind: str) -> Callable:
+    return lambda name, params, x, h: _partial_differences(probe.formula(name, params), x, h, kind)
+
+
+def _all_at_once(name: str, params, x: torch.Tensor, h: float) -> torch.Tensor:
+    fn, x = probe.formula(name, params), x.detach()
     return torch.full_like(x, (float(fn(x + h)) - float(fn(x - h))) / (2 * h))
 
 
-def _exact_gradient(fn: Callable, x: torch.Tensor, h: float) -> torch.Tensor:
+def _exact_gradient(name: str, params, x: torch.Tensor, h: float) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(fn(x), x)
+    (grad,) = torch.autograd.grad(probe.formula(name, params)(x), x)
     return grad
 
 
-def _numerical_grad_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(2)
+def _numerical_grad_cases(g: torch.Generator) -> list[Case]:
     f64 = torch.float64
     quad = torch.randn(3, 3, generator=g, dtype=f64)
-    cube = Formula("f(x) = sum(x**3)", lambda x: (x**3).sum())
-    quadratic = Formula(
-        "f(x) = sum(x * (x @ B)), B a fixed 3x3 matrix", lambda x: (x * (x @ quad)).sum()
-    )
-    wavy = Formula(
-        "f(x) = sum(sin(x)) + mean(exp(x))", lambda x: torch.sin(x).sum() + x.exp().mean()
-    )
-    lse = Formula("f(x) = logsumexp(x)", lambda x: torch.logsumexp(x.reshape(-1), 0))
-    tanh2 = Formula("f(x) = sum(tanh(x)**2)", lambda x: (torch.tanh(x) ** 2).sum())
     return [
         Case(
-            "sum of cubes, 4 entries, h=1e-3", (cube, torch.randn(4, generator=g, dtype=f64), 1e-3)
+            "sum of cubes, 4 entries, h=1e-3",
+            ("sum(x**3)", None, torch.randn(4, generator=g, dtype=f64), 1e-3),
         ),
         Case(
             "quadratic form, x of shape (2, 3), h=1e-2",
-            (quadratic, torch.randn(2, 3, generator=g, dtype=f64), 1e-2),
+            ("sum(x * (x @ B))", quad, torch.randn(2, 3, generator=g, dtype=f64), 1e-2),
         ),
-        Case("large step h=0.1", (wavy, torch.randn(5, generator=g, dtype=f64), 0.1)),
-        Case("x all zeros, h=1e-3", (lse, torch.zeros(6, dtype=f64), 1e-3)),
-        Case("a single entry, h=1e-4", (tanh2, torch.tensor([0.7], dtype=f64), 1e-4)),
+        Case(
+            "large step h=0.1",
+            ("sum(sin(x)) + mean(exp(x))", None, torch.randn(5, generator=g, dtype=f64), 0.1),
+        ),
+        Case("x all zeros, h=1e-3", ("logsumexp(x)", None, torch.zeros(6, dtype=f64), 1e-3)),
+        Case(
+            "a single entry, h=1e-4",
+            ("sum(tanh(x)**2)", None, torch.tensor([0.7], dtype=f64), 1e-4),
+        ),
     ]
 
 
-def check_numerical_grad(numerical_grad: Callable) -> None:
-    """Check ``numerical_grad(fn, x, h)``: the central-difference gradient of a scalar ``fn`` at ``x``.
-
-    Entry ``i`` of the result must be ``(fn(x + h e_i) - fn(x - h e_i)) / (2h)``, where ``e_i``
-    is the ``i``-th unit tensor; the result has ``x``'s shape and ``x`` is left unchanged.
-    The cases use float64 and several step sizes, so a one-sided difference, a missing
-    factor 1/2 and an exact (autograd) gradient are all told apart from the central one.
-    """
-    name = "check_numerical_grad"
-    mistakes = {
+check_numerical_grad = Check(
+    name="check_numerical_grad",
+    cases=_numerical_grad_cases,
+    reference=_central,
+    driver="scalar_function",
+    hint="entry i should be (fn(x + h·e_i) - fn(x - h·e_i)) / (2h), with the step h "
+    "that is passed in and the result shaped like x. Compute in x's dtype (float64 here).",
+    mistakes={
         "this is the one-sided (forward) difference (f(x + h) - f(x)) / h; its error shrinks "
-        "only like h. Evaluate f on both sides, at x + h·e_i and x - h·e_i.": (
-            lambda fn, x, h: _partial_differences(fn, x, h, "forward")
-        ),
+        "only like h. Evaluate f on both sides, at x + h·e_i and x - h·e_i.": _kind("forward"),
         "this is the one-sided (backward) difference (f(x) - f(x - h)) / h; its error shrinks "
-        "only like h. Evaluate f on both sides, at x + h·e_i and x - h·e_i.": (
-            lambda fn, x, h: _partial_differences(fn, x, h, "backward")
-        ),
+        "only like h. Evaluate f on both sides, at x + h·e_i and x - h·e_i.": _kind("backward"),
         "your values are twice the central difference: x + h·e_i and x - h·e_i are 2h apart, "
-        "so divide the difference by 2h.": (
-            lambda fn, x, h: _partial_differences(fn, x, h, "central-no-half")
-        ),
+        "so divide the difference by 2h.": _kind("central-no-half"),
         "every entry got the same value: you moved all coordinates at once. Perturb one entry "
         "at a time (a unit step e_i), so that entry i measures the slope along coordinate i.": (
             _all_at_once
@@ -143,19 +115,17 @@ def check_numerical_grad(numerical_grad: Callable) -> None:
         "this is the exact gradient (as autograd gives it), not a finite difference. The "
         "exercise asks for the central-difference estimate with the given step h; with a "
         "large h the two differ.": _exact_gradient,
-    }
-    n = run_cases(
-        name,
-        numerical_grad,
-        _central,
-        _numerical_grad_cases(),
-        hint="entry i should be (fn(x + h·e_i) - fn(x - h·e_i)) / (2h), with the step h "
-        "that is passed in and the result shaped like x. Compute in x's dtype (float64 here).",
-        mistakes=mistakes,
-        atol=1e-7,
-        rtol=1e-6,
-    )
-    passed(name, n)
+    },
+    atol=1e-7,
+    rtol=1e-6,
+    doc="""Check ``numerical_grad(fn, x, h)``: the central-difference gradient of a scalar ``fn`` at ``x``.
+
+    Entry ``i`` of the result must be ``(fn(x + h e_i) - fn(x - h e_i)) / (2h)``, where ``e_i``
+    is the ``i``-th unit tensor; the result has ``x``'s shape and ``x`` is left unchanged.
+    The cases use float64 and several step sizes, so a one-sided difference, a missing
+    factor 1/2 and an exact (autograd) gradient are all told apart from the central one.
+    """,
+)
 
 
 # --- check_leaky_relu_function ------------------------------------------------------
@@ -206,70 +176,33 @@ _ERROR_HINTS = {
 }
 
 
-def _leaky_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(3)
-
+def _leaky_cases(g: torch.Generator) -> list[Case]:
     def rnd(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=g)
 
+    def run(name: str, x: torch.Tensor, slope: float, grad_out: torch.Tensor) -> Case:
+        return Case(name, ("run", x, slope), {"grad_output": grad_out})
+
+    x64 = torch.randn(7, generator=g, dtype=torch.float64)
+    x64 = x64 + 0.2 * x64.sign()  # away from the kink at 0, where no derivative exists
     return [
-        Case("random x, upstream gradient of ones", (rnd(6), 0.01, torch.ones(6))),
-        Case("random x of shape (3, 4), random upstream gradient", (rnd(3, 4), 0.2, rnd(3, 4))),
-        Case("x all zeros", (torch.zeros(5), 0.1, rnd(5))),
-        Case(
-            "negative_slope = 0 (plain ReLU)",
-            (torch.tensor([-2.0, -0.5, 0.5, 3.0]), 0.0, rnd(4)),
-        ),
-        Case("large |x|", (torch.tensor([-1e4, -1.0, 1.0, 1e4]), 0.3, rnd(4))),
+        run("random x, upstream gradient of ones", rnd(6), 0.01, torch.ones(6)),
+        run("random x of shape (3, 4), random upstream gradient", rnd(3, 4), 0.2, rnd(3, 4)),
+        run("x all zeros", torch.zeros(5), 0.1, rnd(5)),
+        run("negative_slope = 0 (plain ReLU)", torch.tensor([-2.0, -0.5, 0.5, 3.0]), 0.0, rnd(4)),
+        run("large |x|", torch.tensor([-1e4, -1.0, 1.0, 1e4]), 0.3, rnd(4)),
+        Case("gradcheck in float64", ("gradcheck", x64, 0.1)),
     ]
 
 
-def _run_function(name: str, cls: type, case: Case) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the reader's Function forward and backward on one case; report any failure clearly."""
-    x, slope, grad_out = case.args
-    xin = x.clone().requires_grad_(True)
-    try:
-        y = cls.apply(xin, slope)
-        if not isinstance(y, torch.Tensor):
-            raise CheckError(
-                f"{name}: case '{case.name}': forward returned {describe(y)}, expected a tensor."
-            )
-        if tuple(y.shape) != tuple(x.shape):
-            raise CheckError(
-                f"{name}: case '{case.name}': forward output has shape {tuple(y.shape)}, "
-                f"expected {tuple(x.shape)} (the shape of x)."
-            )
-        y.backward(grad_out)
-    except NotImplementedError:
-        raise NotImplementedYet(
-            f"{name}: not implemented yet. Replace each `raise NotImplementedError()` in the "
-            "exercise cell (in forward and in backward) with your code, run that cell, then "
-            "run this check again."
-        ) from None
-    except CheckError:
-        raise
-    except Exception as exc:  # the reader's bug, reported without the check's internals
-        hint = next((h for key, h in _ERROR_HINTS.items() if key in str(exc)), None)
-        raise CheckError(
-            f"{name}: case '{case.name}' raised {type(exc).__name__}: {exc}"
-            + (f"\n  hint: {hint}" if hint else "")
-        ) from None
-    if not torch.equal(xin.detach(), x):
-        raise CheckError(
-            f"{name}: case '{case.name}': your Function changed its input x in place.\n"
-            "  hint: build a new tensor in forward (e.g. torch.where(...) or x * ...), "
-            "instead of writing into x (x[...] = ..., x.mul_())."
-        )
-    if xin.grad is None:
-        raise CheckError(
-            f"{name}: case '{case.name}': no gradient reached x (x.grad is None).\n"
-            "  hint: backward must return the gradient for x as its first value."
-        )
-    return y.detach(), xin.grad
+def _leaky_expected(mode: str, x: torch.Tensor, slope: float, grad_output=None) -> Any:
+    if mode == "gradcheck":
+        return True
+    return _leaky_reference(x, slope, grad_output)
 
 
 def _pick(
-    got: torch.Tensor, options: dict[str, Callable[..., torch.Tensor]], args: tuple, default: str
+    got: Any, options: dict[str, Callable[..., torch.Tensor]], args: tuple, default: str
 ) -> str:
     for text, wrong in options.items():
         if compare(got, wrong(*args)) is None:
@@ -277,81 +210,60 @@ def _pick(
     return default
 
 
-def check_leaky_relu_function(cls: Any) -> None:
-    """Check a ``torch.autograd.Function`` subclass computing leaky ReLU with its own backward.
+def _leaky_compare(got: Any, expected: Any, case: Case) -> tuple[str, str] | None:
+    mode, x, slope = case.args
+    if mode == "gradcheck":
+        if got is True:
+            return None
+        return (
+            "the backward does not match finite differences of the forward on a float64 input",
+            "do not convert to float32 inside forward or backward; keep x's dtype.",
+        )
+    grad_out = case.kwargs["grad_output"]
+    if not isinstance(got, tuple) or len(got) != 2:
+        return f"expected (output, gradient), got {describe(got)}", "forward must return a tensor."
+    y, grad = got
+    if grad is None:
+        return (
+            "no gradient reached x (x.grad is None)",
+            "backward must return the gradient for x as its first value.",
+        )
+    y_ref, grad_ref = expected
+    problem = compare(y, y_ref)
+    if problem:
+        return f"the forward output is wrong: {problem}", _pick(
+            y,
+            _FORWARD_MISTAKES,
+            (x, slope),
+            "forward should return x where x > 0 and negative_slope * x elsewhere.",
+        )
+    problem = compare(grad, grad_ref)
+    if problem:
+        return f"the gradient dL/dx is wrong: {problem}", _pick(
+            grad,
+            _GRAD_MISTAKES,
+            (x, slope, grad_out),
+            "backward should return grad_output times the local derivative of "
+            "leaky ReLU (and None for negative_slope).",
+        )
+    return None
+
+
+check_leaky_relu_function = Check(
+    name="check_leaky_relu_function",
+    cases=_leaky_cases,
+    reference=_leaky_expected,
+    driver="autograd_function",
+    compare=_leaky_compare,
+    hint="forward should return x where x > 0 and negative_slope * x elsewhere.",
+    error_hints=_ERROR_HINTS,
+    success="gradcheck agrees in float64",
+    doc="""Check a ``torch.autograd.Function`` subclass computing leaky ReLU with its own backward.
 
     ``cls.apply(x, negative_slope)`` must return ``x`` where ``x > 0`` and
     ``negative_slope * x`` elsewhere; its backward must return
     ``(grad_output * derivative, None)``, with PyTorch's convention at ``x = 0`` (the
     negative side). Forward and backward are compared with ``F.leaky_relu`` and autograd
     on random and edge-case inputs, then ``torch.autograd.gradcheck`` runs in float64.
-    """
-    name = "check_leaky_relu_function"
-    if cls is None:
-        raise CheckError(
-            f"{name}: expected your Function class, got None. Did you run the exercise cell above?"
-        )
-    if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
-        raise CheckError(
-            f"{name}: expected a subclass of torch.autograd.Function, got {describe(cls)}. "
-            "Pass the class itself: check_leaky_relu_function(MyLeakyReLU), "
-            "not an instance and not MyLeakyReLU.apply(...)."
-        )
-    cases = _leaky_cases()
-    for case in cases:
-        x, slope, grad_out = case.args
-        y, grad = _run_function(name, cls, case)
-        y_ref, grad_ref = _leaky_reference(x, slope, grad_out)
-        for what, got, ref, hint in (
-            (
-                "forward output",
-                y,
-                y_ref,
-                _pick(
-                    y,
-                    _FORWARD_MISTAKES,
-                    (x, slope),
-                    "forward should return x where x > 0 and negative_slope * x elsewhere.",
-                ),
-            ),
-            (
-                "gradient dL/dx",
-                grad,
-                grad_ref,
-                _pick(
-                    grad,
-                    _GRAD_MISTAKES,
-                    (x, slope, grad_out),
-                    "backward should return grad_output times the local derivative of "
-                    "leaky ReLU (and None for negative_slope).",
-                ),
-            ),
-        ):
-            problem = compare(got, ref)
-            if problem:
-                raise CheckError(
-                    f"{name}: case '{case.name}': the {what} is wrong.\n"
-                    f"  inputs:   x: {describe(x)}; negative_slope={slope}; "
-                    f"grad_output: {describe(grad_out)}\n"
-                    f"  expected: {describe(ref)}\n"
-                    f"  got:      {describe(got)}\n"
-                    f"  problem:  {problem}\n"
-                    f"  hint:     {hint}"
-                )
-    # gradcheck in float64, away from the kink at 0 where no derivative exists.
-    g = torch.Generator().manual_seed(4)
-    x64 = torch.randn(7, generator=g, dtype=torch.float64)
-    x64 = (x64 + 0.2 * x64.sign()).requires_grad_(True)
-    try:
-        ok = torch.autograd.gradcheck(lambda t: cls.apply(t, 0.1), (x64,), raise_exception=False)
-    except Exception as exc:
-        raise CheckError(
-            f"{name}: case 'gradcheck in float64' raised {type(exc).__name__}: {exc}"
-        ) from None
-    if not ok:
-        raise CheckError(
-            f"{name}: case 'gradcheck in float64' failed: the backward does not match "
-            "finite differences of the forward on a float64 input.\n"
-            "  hint: do not convert to float32 inside forward or backward; keep x's dtype."
-        )
-    passed(name, len(cases) + 1, "gradcheck agrees in float64")
+    """,
+)

@@ -7,19 +7,10 @@ from typing import Any
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from dlbook.checks._core import (
-    Case,
-    CheckError,
-    NotImplementedYet,
-    call_candidate,
-    compare,
-    describe,
-    describe_args,
-    passed,
-    require_callable,
-)
+from dlbook import probe
+from dlbook.checks._core import Case, Check, compare, describe
 
 __all__ = ["check_pad_collate", "check_window_dataset"]
 
@@ -47,9 +38,7 @@ def _zero_padded(batch, padding_value=0):
     return pad_sequence([s for s, _ in batch], batch_first=True, padding_value=0)
 
 
-def _pad_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(303)
-
+def _pad_cases(g: torch.Generator) -> list[Case]:
     def tokens(lengths: list[int]) -> list[torch.Tensor]:
         return [torch.randint(1, 20, (n,), generator=g) for n in lengths]
 
@@ -78,124 +67,105 @@ def _pad_cases() -> list[Case]:
     ]
 
 
-def _fail(check: str, case: Case, what: str, expected: Any, got: Any, hint: str) -> CheckError:
-    return CheckError(
-        f"{check}: case '{case.name}' failed on {what}.\n"
-        f"  inputs:   {describe_args(case)}\n"
-        f"  expected: {describe(expected)}\n"
-        f"  got:      {describe(got)}\n"
-        f"  hint:     {hint}"
+Problem = tuple[str, str] | None
+
+
+def _int64_vector(what: str, got: Any, expected: torch.Tensor, hints: dict[str, str]) -> Problem:
+    if not isinstance(got, torch.Tensor):
+        return f"{what}: expected {describe(expected)}, got {describe(got)}", hints["type"]
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"{what}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}", hints["shape"]
+    if got.dtype != torch.int64:
+        return f"{what}: dtype {got.dtype}, expected torch.int64", hints["dtype"]
+    if not torch.equal(got, expected):
+        return f"{what}: expected {describe(expected)}, got {describe(got)}", hints["values"]
+    return None
+
+
+def _pad_compare(got: Any, expected: Any, case: Case) -> Problem:
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return (
+            f"expected a tuple (padded, lengths, labels), got {describe(got)}",
+            "return all three, e.g. `return padded, lengths, labels`.",
+        )
+    padded, lengths, labels = got
+    want = expected[0]
+    if not isinstance(padded, torch.Tensor):
+        return (
+            f"padded: expected {describe(want)}, got {describe(padded)}",
+            "padded must be one tensor of shape (batch, longest length), not a list of rows.",
+        )
+    if tuple(padded.shape) != tuple(want.shape):
+        if tuple(padded.shape) == tuple(want.shape[::-1]):
+            hint = (
+                "the result is (time, batch): put the batch first, one row per sequence "
+                "(pad_sequence needs batch_first=True for this)."
+            )
+        else:
+            hint = "one row per sequence, as many columns as the LONGEST sequence has elements."
+        return f"padded (shape): {tuple(padded.shape)}, expected {tuple(want.shape)}", hint
+    if padded.dtype != want.dtype:
+        return (
+            f"padded (dtype): {padded.dtype}, expected {want.dtype}",
+            f"keep the sequences' dtype ({str(want.dtype).replace('torch.', '')}): build the "
+            "padded tensor with dtype=... taken from the sequences (token ids must stay int64 "
+            "for nn.Embedding).",
+        )
+    problem = compare(padded, want)
+    if problem is not None:
+        args, kwargs = case.args, case.kwargs
+        if compare(padded, _left_padded(*args, **kwargs)) is None:
+            hint = (
+                "the padding is on the left: each sequence must start at column 0, "
+                "with the padding after it."
+            )
+        elif compare(padded, _zero_padded(*args, **kwargs)) is None:
+            hint = "fill the empty positions with padding_value, not a fixed 0."
+        else:
+            hint = (
+                "row i must hold sequence i unchanged in its first L_i columns and "
+                "padding_value in the rest."
+            )
+        return f"padded (values): {problem}", hint
+    return _int64_vector(
+        "lengths",
+        lengths,
+        expected[1],
+        {
+            "type": "lengths must be a tensor (torch.tensor([...])), one entry per sequence.",
+            "shape": "lengths has one entry per sequence: shape (batch,).",
+            "dtype": "lengths must be int64 (torch.long), as pack_padded_sequence and indexing expect.",
+            "values": "lengths[i] is the length of sequence i BEFORE padding, in batch order.",
+        },
+    ) or _int64_vector(
+        "labels",
+        labels,
+        expected[2],
+        {
+            "type": "stack the labels into one tensor, e.g. torch.tensor(labels); a list or tuple "
+            "of ints is not a batch.",
+            "shape": "labels has one entry per sequence: shape (batch,).",
+            "dtype": "labels are class indices: make them int64 (torch.long).",
+            "values": "labels[i] is the label of sequence i, in the order of the batch.",
+        },
     )
 
 
-def _check_int64_vector(
-    check: str, case: Case, what: str, got: Any, expected: torch.Tensor, hints: dict[str, str]
-) -> None:
-    if not isinstance(got, torch.Tensor):
-        raise _fail(check, case, what, expected, got, hints["type"])
-    if tuple(got.shape) != tuple(expected.shape):
-        raise _fail(check, case, what, expected, got, hints["shape"])
-    if got.dtype != torch.int64:
-        raise _fail(check, case, what, expected, got, hints["dtype"])
-    if not torch.equal(got.cpu(), expected):
-        raise _fail(check, case, what, expected, got, hints["values"])
-
-
-def check_pad_collate(
-    fn: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-) -> None:
-    """Check ``fn(batch, padding_value=0)`` -> ``(padded, lengths, labels)``.
+check_pad_collate = Check(
+    name="check_pad_collate",
+    cases=_pad_cases,
+    reference=_pad_collate,
+    compare=_pad_compare,
+    hint="row i must hold sequence i unchanged in its first L_i columns and padding_value "
+    "in the rest.",
+    doc="""Check ``fn(batch, padding_value=0)`` -> ``(padded, lengths, labels)``.
 
     ``batch`` is a list of ``(sequence, label)`` pairs, each sequence a 1-D tensor of
     length L_i and each label an int. ``padded`` is (B, max L_i) with the sequences'
     dtype, each row the sequence followed by ``padding_value``; ``lengths`` and
     ``labels`` are int64 tensors of shape (B,).
-    """
-    check = "check_pad_collate"
-    require_callable(check, fn)
-    cases = _pad_cases()
-    for case in cases:
-        got = call_candidate(check, fn, case)
-        expected = _pad_collate(*case.args, **case.kwargs)
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            raise CheckError(
-                f"{check}: case '{case.name}': expected a tuple (padded, lengths, labels), "
-                f"got {describe(got)}.\n  hint: return all three, e.g. `return padded, lengths, labels`."
-            )
-        padded, lengths, labels = got
-        want = expected[0]
-        if not isinstance(padded, torch.Tensor):
-            raise _fail(
-                check,
-                case,
-                "padded",
-                want,
-                padded,
-                "padded must be one tensor of shape (batch, longest length), not a list of rows.",
-            )
-        if tuple(padded.shape) != tuple(want.shape):
-            if tuple(padded.shape) == tuple(want.shape[::-1]):
-                hint = (
-                    "the result is (time, batch): put the batch first, one row per sequence "
-                    "(pad_sequence needs batch_first=True for this)."
-                )
-            else:
-                hint = "one row per sequence, as many columns as the LONGEST sequence has elements."
-            raise _fail(check, case, "padded (shape)", want, padded, hint)
-        if padded.dtype != want.dtype:
-            raise _fail(
-                check,
-                case,
-                "padded (dtype)",
-                want,
-                padded,
-                f"keep the sequences' dtype ({str(want.dtype).replace('torch.', '')}): build the "
-                "padded tensor with dtype=... taken from the sequences (token ids must stay int64 "
-                "for nn.Embedding).",
-            )
-        if compare(padded, want) is not None:
-            args, kwargs = case.args, case.kwargs
-            if compare(padded, _left_padded(*args, **kwargs)) is None:
-                hint = (
-                    "the padding is on the left: each sequence must start at column 0, "
-                    "with the padding after it."
-                )
-            elif compare(padded, _zero_padded(*args, **kwargs)) is None:
-                hint = "fill the empty positions with padding_value, not a fixed 0."
-            else:
-                hint = (
-                    "row i must hold sequence i unchanged in its first L_i columns and "
-                    "padding_value in the rest."
-                )
-            raise _fail(check, case, "padded (values)", want, padded, hint)
-        _check_int64_vector(
-            check,
-            case,
-            "lengths",
-            lengths,
-            expected[1],
-            {
-                "type": "lengths must be a tensor (torch.tensor([...])), one entry per sequence.",
-                "shape": "lengths has one entry per sequence: shape (batch,).",
-                "dtype": "lengths must be int64 (torch.long), as pack_padded_sequence and indexing expect.",
-                "values": "lengths[i] is the length of sequence i BEFORE padding, in batch order.",
-            },
-        )
-        _check_int64_vector(
-            check,
-            case,
-            "labels",
-            labels,
-            expected[2],
-            {
-                "type": "stack the labels into one tensor, e.g. torch.tensor(labels); a list or tuple "
-                "of ints is not a batch.",
-                "shape": "labels has one entry per sequence: shape (batch,).",
-                "dtype": "labels are class indices: make them int64 (torch.long).",
-                "values": "labels[i] is the label of sequence i, in the order of the batch.",
-            },
-        )
-    passed(check, len(cases))
+    """,
+)
 
 
 # --- Exercise: a sliding-window Dataset ---------------------------------------------------
@@ -215,18 +185,6 @@ class _WindowReference(Dataset):
             raise IndexError(i)
         x = self.series[i : i + self.window]
         return (self.transform(x) if self.transform else x), self.series[i + self.window]
-
-
-def _call(check: str, where: str, thunk: Callable[[], Any]) -> Any:
-    try:
-        return thunk()
-    except NotImplementedError:
-        raise NotImplementedYet(
-            f"{check}: not implemented yet. Replace `raise NotImplementedError()` in the "
-            "exercise cell with your code, run that cell, then run this check again."
-        ) from None
-    except Exception as exc:
-        raise CheckError(f"{check}: {where} raised {type(exc).__name__}: {exc}") from None
 
 
 def _item_hint(i: int, got: Any, series: torch.Tensor, window: int, transform) -> str:
@@ -251,115 +209,125 @@ def _item_hint(i: int, got: Any, series: torch.Tensor, window: int, transform) -
     )
 
 
-def _unchanged(check: str, where: str, given: torch.Tensor, series: torch.Tensor) -> None:
-    if not torch.equal(given, series):
-        raise CheckError(
-            f"{check}: {where}: your dataset changed the series it was given.\n"
-            "  hint: x = series[i : i + window] is a view; build new tensors "
-            "(x = x * 2) instead of writing into it (x *= 2, x.add_())."
+def _window_cases(g: torch.Generator) -> list[Case]:
+    ramp = 1.5 * torch.arange(10.0)
+    noise = torch.randn(23, generator=g)
+    scale, shift = (round(float(v), 3) for v in 1 + 9 * torch.rand(2, generator=g))
+    spec = [
+        ("a ramp of 10 values, window 3", ramp, 3, None),
+        ("23 random values, window 5", noise, 5, None),
+        ("window 1", noise[:6].clone(), 1, None),
+        ("window = len(series) - 1 (one item)", ramp, 9, None),
+        ("window = len(series) (no items)", ramp[:4].clone(), 4, None),
+        (f"with transform x -> {scale} * x + {shift}", noise, 4, ("affine", scale, shift)),
+    ]
+    return [
+        Case(
+            name,
+            (series, window),
+            {
+                "transform": transform,
+                "past_end": (max(len(series) - window, 0), max(len(series) - window, 0) + 3),
+                "batch_size": 4,
+            },
         )
+        for name, series, window, transform in spec
+    ]
 
 
-def check_window_dataset(cls: type) -> None:
-    """Check a Dataset class ``cls(series, window, transform=None)`` of sliding windows.
+def _window_expected(series, window, transform=None, past_end=(), batch_size=0) -> dict:
+    fn = probe.TRANSFORMS[transform[0]](*transform[1:]) if transform else None
+    ref = _WindowReference(series, window, fn)
+    n = len(ref)
+    return {
+        "len": n,
+        "items": [ref[i] for i in range(n)],
+        "past_end": dict.fromkeys(past_end, "IndexError"),
+        "changed": False,
+        "batch": ((batch_size, window), (batch_size,)) if batch_size and n >= batch_size else None,
+    }
+
+
+def _window_compare(got: Any, expected: dict, case: Case) -> tuple[str, str] | None:
+    series, window = case.args
+    spec = case.kwargs["transform"]
+    transform = probe.TRANSFORMS[spec[0]](*spec[1:]) if spec else None
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return f"unreadable result {describe(got)}", "pass your Dataset class."
+    if got["changed"]:
+        return (
+            "your dataset changed the series it was given",
+            "x = series[i : i + window] is a view; build new tensors (x = x * 2) instead of "
+            "writing into it (x *= 2, x.add_()).",
+        )
+    n, want = got["len"], expected["len"]
+    if n != want:
+        if isinstance(n, int) and n == want + 1:
+            hint = (
+                "one window too many: the last window must leave one value after it "
+                "for the target, so len = len(series) - window."
+            )
+        else:
+            hint = "there is one window per start position i with i + window < len(series)."
+        return (
+            f"len(ds) is {n}, expected {want} (series of length {len(series)}, window {window})",
+            hint,
+        )
+    for i, (item, ref) in enumerate(zip(got["items"], expected["items"], strict=False)):
+        if isinstance(item, str):
+            return item, "item i is (series[i : i + window], series[i + window])."
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            return f"ds[{i}] should be a pair (x, y), got {describe(item)}", "return (x, y)."
+        problem = None
+        for part, g_part, w_part in (("x", item[0], ref[0]), ("y", item[1], ref[1])):
+            if not isinstance(g_part, torch.Tensor):
+                problem = f"{part} is not a tensor: {describe(g_part)}"
+            else:
+                problem = compare(g_part, w_part)
+                if problem is None and tuple(g_part.shape) != tuple(w_part.shape):
+                    problem = (
+                        f"shape differs: expected {tuple(w_part.shape)}, got {tuple(g_part.shape)}"
+                    )
+            if problem:
+                problem = f"{part}: {problem}"
+                break
+        if problem:
+            return (
+                f"ds[{i}] is wrong: expected {describe(ref)}, got {describe(item)}; {problem}",
+                _item_hint(i, tuple(item), series, window, transform),
+            )
+    for j, outcome in got["past_end"].items():
+        if outcome == "returned":
+            return (
+                f"ds[{j}] (len(ds) is {want}) returned an item instead of raising IndexError",
+                "valid indices are 0 .. len(self) - 1; check the index and `raise IndexError(i)` "
+                "otherwise (Python's `for x in ds` stops at IndexError).",
+            )
+        if outcome != "IndexError":
+            return (
+                f"ds[{j}] (past the end) raised {outcome}, expected IndexError",
+                "check the index first and `raise IndexError(i)` when it is out of range.",
+            )
+    if got["batch"] != expected["batch"]:
+        return (
+            f"DataLoader(ds, batch_size=4) gives batches of shapes {got['batch']}, expected "
+            f"{expected['batch']}",
+            "each item must be (x of shape (window,), y a 0-d tensor).",
+        )
+    return None
+
+
+check_window_dataset = Check(
+    name="check_window_dataset",
+    cases=_window_cases,
+    reference=_window_expected,
+    driver="dataset",
+    compare=_window_compare,
+    hint="item i is (series[i : i + window], series[i + window]), with the transform applied to x.",
+    doc="""Check a Dataset class ``cls(series, window, transform=None)`` of sliding windows.
 
     ``len(ds) == len(series) - window``; ``ds[i] == (x, y)`` with ``x = series[i:i + window]``
     (after ``transform``, if given) and the 0-d target ``y = series[i + window]``;
     ``ds[i]`` raises ``IndexError`` for ``i >= len(ds)``.
-    """
-    check = "check_window_dataset"
-    if isinstance(cls, Dataset):
-        raise CheckError(
-            f"{check}: got a Dataset instance; pass the class itself: "
-            f"{check}(WindowDataset), not {check}(WindowDataset(series, window))."
-        )
-    require_callable(check, cls, "your Dataset class")
-    g = torch.Generator().manual_seed(304)
-    ramp = 1.5 * torch.arange(10.0)
-    noise = torch.randn(23, generator=g)
-    cases = [
-        ("a ramp of 10 values, window 3", ramp, 3, None),
-        ("23 random values, window 5", noise, 5, None),
-        ("window 1", noise[:6], 1, None),
-        ("window = len(series) - 1 (one item)", ramp, 9, None),
-        ("window = len(series) (no items)", ramp[:4], 4, None),
-        ("with transform x -> 10 * x + 1", noise, 4, lambda x: 10 * x + 1),
-    ]
-    for name, series, window, transform in cases:
-        where = f"case '{name}'"
-        given = series.clone()
-        args = (given, window) if transform is None else (given, window, transform)
-        ds = _call(check, f"{where}: creating the dataset", lambda a=args: cls(*a))
-        ref = _WindowReference(series, window, transform)
-        n = _call(check, f"{where}: len(ds)", lambda d=ds: len(d))
-        if n != len(ref):
-            if n == len(ref) + 1:
-                hint = (
-                    "one window too many: the last window must leave one value after it "
-                    "for the target, so len = len(series) - window."
-                )
-            else:
-                hint = "there is one window per start position i with i + window < len(series)."
-            raise CheckError(
-                f"{check}: {where}: len(ds) is {n}, expected {len(ref)} "
-                f"(series of length {len(series)}, window {window}).\n  hint: {hint}"
-            )
-        for i in range(len(ref)):
-            got = _call(check, f"{where}: ds[{i}]", lambda d=ds, i=i: d[i])
-            want = ref[i]
-            if not isinstance(got, (tuple, list)) or len(got) != 2:
-                raise CheckError(
-                    f"{check}: {where}: ds[{i}] should be a pair (x, y), got {describe(got)}."
-                )
-            problem = None
-            for part, g_part, w_part in (("x", got[0], want[0]), ("y", got[1], want[1])):
-                if not isinstance(g_part, torch.Tensor):
-                    problem = f"{part} is not a tensor: {describe(g_part)}"
-                else:
-                    problem = compare(g_part, w_part)
-                    if problem is None and tuple(g_part.shape) != tuple(w_part.shape):
-                        problem = f"shape differs: expected {tuple(w_part.shape)}, got {tuple(g_part.shape)}"
-                if problem:
-                    problem = f"{part}: {problem}"
-                    break
-            if problem:
-                _unchanged(check, where, given, series)
-                raise CheckError(
-                    f"{check}: {where}: ds[{i}] is wrong.\n"
-                    f"  expected: {describe(want)}\n"
-                    f"  got:      {describe(got)}\n"
-                    f"  problem:  {problem}\n"
-                    f"  hint:     {_item_hint(i, got, series, window, transform)}"
-                )
-        for bad in (len(ref), len(ref) + 3):
-            try:
-                ds[bad]
-            except IndexError:
-                continue
-            except NotImplementedError:
-                raise NotImplementedYet(f"{check}: not implemented yet.") from None
-            except Exception as exc:
-                raise CheckError(
-                    f"{check}: {where}: ds[{bad}] (past the end) raised {type(exc).__name__}, "
-                    "expected IndexError.\n  hint: check the index first and "
-                    "`raise IndexError(i)` when it is out of range."
-                ) from None
-            raise CheckError(
-                f"{check}: {where}: ds[{bad}] (len(ds) is {len(ref)}) returned an item instead of "
-                "raising IndexError.\n  hint: valid indices are 0 .. len(self) - 1; check the index "
-                "and `raise IndexError(i)` otherwise (Python's `for x in ds` stops at IndexError)."
-            )
-        _unchanged(check, where, given, series)
-        if len(ref) >= 4:
-            loader = DataLoader(ds, batch_size=4)
-            xb, yb = _call(
-                check,
-                f"{where}: the first batch of DataLoader(ds, batch_size=4)",
-                lambda lo=loader: next(iter(lo)),
-            )
-            if tuple(xb.shape) != (4, window) or tuple(yb.shape) != (4,):
-                raise CheckError(
-                    f"{check}: {where}: DataLoader(ds, batch_size=4) gives batches of shapes "
-                    f"{tuple(xb.shape)} and {tuple(yb.shape)}, expected (4, {window}) and (4,)."
-                )
-    passed(check, len(cases))
+    """,
+)

@@ -10,15 +10,11 @@ from collections.abc import Callable
 
 import torch
 
-from dlbook.checks._core import Case, passed, run_cases
+from dlbook.checks._core import Case, Check
 
 __all__ = ["check_sigmoid_backward", "check_linear_backward"]
 
 Tensor = torch.Tensor
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --- sigmoid ------------------------------------------------------------------------
@@ -30,8 +26,7 @@ def _sigmoid_backward(dA: Tensor, Z: Tensor) -> Tensor:
     return dA * s * (1 - s)
 
 
-def _sigmoid_cases() -> list[Case]:
-    g = _generator(6)
+def _sigmoid_cases(g: torch.Generator) -> list[Case]:
 
     def randn(*shape: int, scale: float = 1.0, dtype: torch.dtype = torch.float64) -> Tensor:
         return scale * torch.randn(*shape, generator=g, dtype=dtype)
@@ -94,24 +89,22 @@ _SIGMOID_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_sigmoid_backward(fn: Callable) -> None:
-    """Check ``fn(dA, Z) -> dZ``: the gradient through ``A = sigmoid(Z)``.
+check_sigmoid_backward = Check(
+    name="check_sigmoid_backward",
+    cases=_sigmoid_cases,
+    reference=_sigmoid_backward,
+    hint="write s = sigmoid(z) first, then the local derivative ds/dz in terms of s, "
+    "then apply the chain rule with the upstream gradient dA (elementwise).",
+    mistakes=_SIGMOID_MISTAKES,
+    atol=1e-6,
+    rtol=1e-4,
+    success="Your sigmoid backward matches autograd.",
+    doc="""Check ``fn(dA, Z) -> dZ``: the gradient through ``A = sigmoid(Z)``.
 
     ``dA`` is the upstream gradient dL/dA and ``Z`` the pre-activation, both of the same
     shape (any shape, including 0-d); ``dZ`` = dL/dZ must have that shape too.
-    """
-    n = run_cases(
-        "check_sigmoid_backward",
-        fn,
-        _sigmoid_backward,
-        _sigmoid_cases(),
-        hint="write s = sigmoid(z) first, then the local derivative ds/dz in terms of s, "
-        "then apply the chain rule with the upstream gradient dA (elementwise).",
-        mistakes=_SIGMOID_MISTAKES,
-        atol=1e-6,
-        rtol=1e-4,
-    )
-    passed("check_sigmoid_backward", n, "Your sigmoid backward matches autograd.")
+    """,
+)
 
 
 # --- linear layer ------------------------------------------------------------------
@@ -122,8 +115,7 @@ def _linear_backward(X: Tensor, W: Tensor, b: Tensor, dY: Tensor) -> tuple[Tenso
     return dY @ W.T, X.T @ dY, dY.sum(0)
 
 
-def _linear_cases() -> list[Case]:
-    g = _generator(66)
+def _linear_cases(g: torch.Generator) -> list[Case]:
 
     def randn(*shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
         return torch.randn(*shape, generator=g, dtype=dtype)
@@ -193,22 +185,20 @@ _LINEAR_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_linear_backward(fn: Callable) -> None:
-    """Check ``fn(X, W, b, dY) -> (dX, dW, db)``: the gradients through ``Y = X @ W + b``.
+check_linear_backward = Check(
+    name="check_linear_backward",
+    cases=_linear_cases,
+    reference=_linear_backward,
+    hint="write Y[n, j] = sum_i X[n, i] W[i, j] + b[j] for one entry, differentiate it "
+    "with respect to X[n, i], W[i, j] and b[j], and add up over every entry of Y that "
+    "the variable touches. Each gradient has the shape of its variable.",
+    mistakes=_LINEAR_MISTAKES,
+    atol=1e-5,
+    rtol=1e-4,
+    success="Your linear backward matches autograd.",
+    doc="""Check ``fn(X, W, b, dY) -> (dX, dW, db)``: the gradients through ``Y = X @ W + b``.
 
     ``X`` is (N, in), ``W`` is (in, out), ``b`` is (out,) and the upstream gradient ``dY``
     = dL/dY is (N, out). The results must have the shapes of ``X``, ``W`` and ``b``.
-    """
-    n = run_cases(
-        "check_linear_backward",
-        fn,
-        _linear_backward,
-        _linear_cases(),
-        hint="write Y[n, j] = sum_i X[n, i] W[i, j] + b[j] for one entry, differentiate it "
-        "with respect to X[n, i], W[i, j] and b[j], and add up over every entry of Y that "
-        "the variable touches. Each gradient has the shape of its variable.",
-        mistakes=_LINEAR_MISTAKES,
-        atol=1e-5,
-        rtol=1e-4,
-    )
-    passed("check_linear_backward", n, "Your linear backward matches autograd.")
+    """,
+)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from dlbook.checks._core import Case, passed, run_cases
+from dlbook.checks._core import Case, Check
 
 __all__ = ["check_adam_step", "check_momentum_step"]
 
@@ -54,8 +54,7 @@ def _adam_ref(param, grad, m, v, t, lr, betas, eps):
     return _adam(param, grad, m, v, t, lr, betas, eps)
 
 
-def _adam_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(7)
+def _adam_cases(g: torch.Generator) -> list[Case]:
     shape = (3, 4)
     p, gr = _randn(g, shape), _randn(g, shape)
     zeros = torch.zeros(shape, dtype=torch.float64)
@@ -112,24 +111,22 @@ _ADAM_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_adam_step(fn: Callable) -> None:
-    """Check ``fn(param, grad, m, v, t, lr, betas, eps) -> (new_param, new_m, new_v)``.
+check_adam_step = Check(
+    name="check_adam_step",
+    cases=_adam_cases,
+    reference=_adam_ref,
+    hint="compare your code with the four equations of section 5 one line at a time "
+    "(moving averages, bias correction, then the step).",
+    mistakes=_ADAM_MISTAKES,
+    atol=1e-8,
+    rtol=1e-6,
+    success="Your Adam step matches torch.optim.Adam's update rule.",
+    doc="""Check ``fn(param, grad, m, v, t, lr, betas, eps) -> (new_param, new_m, new_v)``.
 
     One Adam update with PyTorch's conventions: eps outside the square root, ``t``
     counting from 1, and the returned ``m``, ``v`` being the (uncorrected) moving averages.
-    """
-    n = run_cases(
-        "check_adam_step",
-        fn,
-        _adam_ref,
-        _adam_cases(),
-        hint="compare your code with the four equations of section 5 one line at a time "
-        "(moving averages, bias correction, then the step).",
-        mistakes=_ADAM_MISTAKES,
-        atol=1e-8,
-        rtol=1e-6,
-    )
-    passed("check_adam_step", n, "Your Adam step matches torch.optim.Adam's update rule.")
+    """,
+)
 
 
 # --- SGD with momentum ----------------------------------------------------------
@@ -164,8 +161,7 @@ def _momentum_ref(param, grad, buf, lr, momentum, nesterov):
     return _momentum(param, grad, buf, lr, momentum, nesterov)
 
 
-def _momentum_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(3)
+def _momentum_cases(g: torch.Generator) -> list[Case]:
     shape = (4, 3)
     p, gr, b = _randn(g, shape), _randn(g, shape), _randn(g, shape, 0.5)
     zeros = torch.zeros(shape, dtype=torch.float64)
@@ -198,20 +194,18 @@ _MOMENTUM_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_momentum_step(fn: Callable) -> None:
-    """Check ``fn(param, grad, buf, lr, momentum, nesterov) -> (new_param, new_buf)``.
+check_momentum_step = Check(
+    name="check_momentum_step",
+    cases=_momentum_cases,
+    reference=_momentum_ref,
+    hint="update the buffer first (b = momentum * b + grad), then step along b "
+    "(classic) or along grad + momentum * b (Nesterov).",
+    mistakes=_MOMENTUM_MISTAKES,
+    atol=1e-8,
+    rtol=1e-6,
+    success="Your step matches torch.optim.SGD's momentum rule.",
+    doc="""Check ``fn(param, grad, buf, lr, momentum, nesterov) -> (new_param, new_buf)``.
 
     One step of ``torch.optim.SGD`` with momentum and dampening 0, classic or Nesterov.
-    """
-    n = run_cases(
-        "check_momentum_step",
-        fn,
-        _momentum_ref,
-        _momentum_cases(),
-        hint="update the buffer first (b = momentum * b + grad), then step along b "
-        "(classic) or along grad + momentum * b (Nesterov).",
-        mistakes=_MOMENTUM_MISTAKES,
-        atol=1e-8,
-        rtol=1e-6,
-    )
-    passed("check_momentum_step", n, "Your step matches torch.optim.SGD's momentum rule.")
+    """,
+)

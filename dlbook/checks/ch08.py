@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from dlbook.checks._core import Case, passed, run_cases
+import torch
+
+from dlbook.checks._core import Case, Check
 
 __all__ = ["check_xavier_bound", "check_he_std"]
 
@@ -17,7 +19,7 @@ def _xavier_bound_ref(fan_in: int, fan_out: int) -> float:
     return math.sqrt(6.0 / (fan_in + fan_out))
 
 
-_XAVIER_CASES = [
+_XAVIER_FIXED = [
     Case("a wide-to-narrow layer, 784 -> 10", (784, 10)),
     Case("a square layer, 256 -> 256", (256, 256)),
     Case("a narrow-to-wide layer, 3 -> 500", (3, 500)),
@@ -43,19 +45,22 @@ _XAVIER_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_xavier_bound(fn: Callable) -> None:
-    """Check ``fn(fan_in, fan_out) -> a``, the bound of Xavier's uniform U(-a, a) (gain 1)."""
-    n = run_cases(
-        "check_xavier_bound",
-        fn,
-        _xavier_bound_ref,
-        _XAVIER_CASES,
-        hint="start from Var(w) = 2 / (fan_in + fan_out) and the variance of U(-a, a), a**2 / 3.",
-        mistakes=_XAVIER_MISTAKES,
-        atol=1e-9,
-        rtol=1e-6,
-    )
-    passed("check_xavier_bound", n, "Same bound as nn.init.xavier_uniform_.")
+def _xavier_cases(g: torch.Generator) -> list[Case]:
+    fan_in, fan_out = (int(v) for v in torch.randint(2, 1000, (2,), generator=g))
+    return [*_XAVIER_FIXED[:-1], Case(f"a layer {fan_in} -> {fan_out}", (fan_in, fan_out))]
+
+
+check_xavier_bound = Check(
+    name="check_xavier_bound",
+    cases=_xavier_cases,
+    reference=_xavier_bound_ref,
+    hint="start from Var(w) = 2 / (fan_in + fan_out) and the variance of U(-a, a), a**2 / 3.",
+    mistakes=_XAVIER_MISTAKES,
+    atol=1e-9,
+    rtol=1e-6,
+    success="Same bound as nn.init.xavier_uniform_.",
+    doc="""Check ``fn(fan_in, fan_out) -> a``, the bound of Xavier's uniform U(-a, a) (gain 1).""",
+)
 
 
 # --- He normal std ----------------------------------------------------------------
@@ -69,7 +74,7 @@ def _fan(i: int, o: int, mode: str) -> int:
     return i if mode == "fan_in" else o
 
 
-_HE_CASES = [
+_HE_FIXED = [
     Case("fan_in mode, 256 -> 128", (256, 128, "fan_in")),
     Case("fan_out mode, 300 -> 100", (300, 100, "fan_out")),
     Case("fan_in mode, 3 -> 700", (3, 700, "fan_in")),
@@ -120,16 +125,20 @@ _HE_MISTAKES: dict[str, Callable] = {
 }
 
 
-def check_he_std(fn: Callable) -> None:
-    """Check ``fn(fan_in, fan_out, mode) -> std`` of He (Kaiming) normal init for ReLU."""
-    n = run_cases(
-        "check_he_std",
-        fn,
-        _he_std_ref,
-        _HE_CASES,
-        hint="pick the fan named by `mode`, then keep n * Var(w) / 2 = 1 for a ReLU layer.",
-        mistakes=_HE_MISTAKES,
-        atol=1e-9,
-        rtol=1e-6,
-    )
-    passed("check_he_std", n, "Same std as nn.init.kaiming_normal_(nonlinearity='relu').")
+def _he_cases(g: torch.Generator) -> list[Case]:
+    fan_in, fan_out = (int(v) for v in torch.randint(2, 1000, (2,), generator=g))
+    mode = ("fan_in", "fan_out")[int(torch.randint(0, 2, (), generator=g))]
+    return [*_HE_FIXED[:-1], Case(f"{mode} mode, {fan_in} -> {fan_out}", (fan_in, fan_out, mode))]
+
+
+check_he_std = Check(
+    name="check_he_std",
+    cases=_he_cases,
+    reference=_he_std_ref,
+    hint="pick the fan named by `mode`, then keep n * Var(w) / 2 = 1 for a ReLU layer.",
+    mistakes=_HE_MISTAKES,
+    atol=1e-9,
+    rtol=1e-6,
+    success="Same std as nn.init.kaiming_normal_(nonlinearity='relu').",
+    doc="""Check ``fn(fan_in, fan_out, mode) -> std`` of He (Kaiming) normal init for ReLU.""",
+)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from dlbook.checks._core import Case, passed, random_cases, run_cases
+from dlbook.checks._core import Case, Check, random_cases
 
 __all__ = ["check_batchnorm_train", "check_inverted_dropout"]
 
@@ -58,10 +56,10 @@ def _bn_swapped(x, gamma, beta, eps=1e-5):
     return _bn(x, beta, gamma, eps)
 
 
-def _bn_cases() -> list[Case]:
-    x1, x2, x3, x4, x5 = random_cases([(8, 3), (2, 4), (16, 1), (5, 6), (32, 3)], seed=901)
+def _bn_cases(g: torch.Generator) -> list[Case]:
+    x1, x2, x3, x4, x5 = random_cases([(8, 3), (2, 4), (16, 1), (5, 6), (32, 3)], generator=g)
     g1, b1, g2, b2, g4, b4, g5, b5 = random_cases(
-        [(3,), (3,), (4,), (4,), (6,), (6,), (3,), (3,)], seed=902
+        [(3,), (3,), (4,), (4,), (6,), (6,), (3,), (3,)], generator=g
     )
     const = x4.clone()
     const[:, 2] = 1.5  # a feature with zero variance in this batch
@@ -77,34 +75,27 @@ def _bn_cases() -> list[Case]:
     ]
 
 
-def check_batchnorm_train(
-    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor],
-) -> None:
-    """Check ``fn(x, gamma, beta, eps)`` -> batch normalization of ``x`` (N, C) with batch statistics."""
-    n = run_cases(
-        "check_batchnorm_train",
-        fn,
-        _bn,
-        _bn_cases(),
-        hint=(
-            "for every feature (column) c, subtract the batch mean of column c and divide by "
-            "sqrt(biased variance of column c + eps); then multiply by gamma and add beta."
-        ),
-        mistakes={
-            "you normalized each sample (row) over its features; batch norm normalizes each "
-            "feature (column) over the batch: reduce over dim 0.": _bn_rows,
-            "use the biased variance (divide by N, as in correction=0 / unbiased=False); the "
-            "unbiased N-1 version is only for the running estimate.": _bn_unbiased,
-            "eps belongs inside the square root: sqrt(var + eps), not sqrt(var) + eps.": _bn_eps_outside,
-            "add eps to the variance before taking the square root (it also keeps a constant feature, "
-            "whose variance is 0, from dividing by zero).": _bn_no_eps,
-            "after normalizing, scale by gamma and shift by beta.": _bn_no_affine,
-            "gamma scales and beta shifts: y = gamma * x_hat + beta (they look swapped).": _bn_swapped,
-        },
-        atol=1e-5,
-        rtol=1e-4,
-    )
-    passed("check_batchnorm_train", n)
+check_batchnorm_train = Check(
+    name="check_batchnorm_train",
+    cases=_bn_cases,
+    reference=_bn,
+    hint="for every feature (column) c, subtract the batch mean of column c and divide by "
+    "sqrt(biased variance of column c + eps); then multiply by gamma and add beta.",
+    mistakes={
+        "you normalized each sample (row) over its features; batch norm normalizes each "
+        "feature (column) over the batch: reduce over dim 0.": _bn_rows,
+        "use the biased variance (divide by N, as in correction=0 / unbiased=False); the "
+        "unbiased N-1 version is only for the running estimate.": _bn_unbiased,
+        "eps belongs inside the square root: sqrt(var + eps), not sqrt(var) + eps.": _bn_eps_outside,
+        "add eps to the variance before taking the square root (it also keeps a constant feature, "
+        "whose variance is 0, from dividing by zero).": _bn_no_eps,
+        "after normalizing, scale by gamma and shift by beta.": _bn_no_affine,
+        "gamma scales and beta shifts: y = gamma * x_hat + beta (they look swapped).": _bn_swapped,
+    },
+    atol=1e-5,
+    rtol=1e-4,
+    doc="""Check ``fn(x, gamma, beta, eps)`` -> batch normalization of ``x`` (N, C) with batch statistics.""",
+)
 
 
 # --- Exercise: inverted dropout with a given mask -----------------------------------------
@@ -135,9 +126,8 @@ def _scale_all(x, mask, p):
     return x / (1 - p)
 
 
-def _dropout_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(903)
-    x1, x2, x3, x4 = random_cases([(4, 5), (3, 8), (2, 3, 4), (10,)], seed=904)
+def _dropout_cases(g: torch.Generator) -> list[Case]:
+    x1, x2, x3, x4 = random_cases([(4, 5), (3, 8), (2, 3, 4), (10,)], generator=g)
 
     def mask(shape, keep):
         return torch.rand(shape, generator=g) < keep
@@ -152,28 +142,21 @@ def _dropout_cases() -> list[Case]:
     ]
 
 
-def check_inverted_dropout(
-    fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
-) -> None:
-    """Check ``fn(x, mask, p)`` -> inverted dropout of ``x`` with the boolean keep-mask ``mask``."""
-    n = run_cases(
-        "check_inverted_dropout",
-        fn,
-        _dropout,
-        _dropout_cases(),
-        hint=(
-            "entries where mask is False become 0; entries where mask is True are scaled so that "
-            "the expected value of each entry stays x (the keep probability is 1 - p)."
-        ),
-        mistakes={
-            "the kept entries must be scaled up: inverted dropout divides them by the keep "
-            "probability 1 - p, so the expected output equals x.": _no_rescale,
-            "multiplying by (1 - p) shrinks the output further; divide by (1 - p) instead.": _times_keep,
-            "divide by the keep probability 1 - p, not by the drop probability p.": _over_p,
-            "mask True means keep: zero the entries where mask is False.": _mask_flipped,
-            "apply the mask: entries where mask is False must become 0.": _scale_all,
-        },
-        atol=1e-6,
-        rtol=1e-5,
-    )
-    passed("check_inverted_dropout", n)
+check_inverted_dropout = Check(
+    name="check_inverted_dropout",
+    cases=_dropout_cases,
+    reference=_dropout,
+    hint="entries where mask is False become 0; entries where mask is True are scaled so that "
+    "the expected value of each entry stays x (the keep probability is 1 - p).",
+    mistakes={
+        "the kept entries must be scaled up: inverted dropout divides them by the keep "
+        "probability 1 - p, so the expected output equals x.": _no_rescale,
+        "multiplying by (1 - p) shrinks the output further; divide by (1 - p) instead.": _times_keep,
+        "divide by the keep probability 1 - p, not by the drop probability p.": _over_p,
+        "mask True means keep: zero the entries where mask is False.": _mask_flipped,
+        "apply the mask: entries where mask is False must become 0.": _scale_all,
+    },
+    atol=1e-6,
+    rtol=1e-5,
+    doc="""Check ``fn(x, mask, p)`` -> inverted dropout of ``x`` with the boolean keep-mask ``mask``.""",
+)
