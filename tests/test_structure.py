@@ -266,6 +266,20 @@ def test_runtime_is_measured_and_quoted(chapter) -> None:
     )
 
 
+def test_runtime_table_states_the_thread_count() -> None:
+    """Every row was measured with the thread count dlbook.setup() gives a reader."""
+    from dlbook.core import DEFAULT_THREADS
+
+    counts = {row["chapter"]: row.get("threads") for row in _runtimes().values()}
+    other = {k: v for k, v in counts.items() if v != str(DEFAULT_THREADS)}
+    assert not other, (
+        f"rows not measured with {DEFAULT_THREADS} thread(s): {other}; "
+        "run `python -m dlbook.tools.benchmark`"
+    )
+    machine = (ROOT / benchmark.MACHINE_PATH).read_text(encoding="utf-8")
+    assert re.search(rf"\b{DEFAULT_THREADS} torch threads? per chapter", machine), machine
+
+
 def test_runtime_table_has_no_stale_rows() -> None:
     stale = set(_runtimes()) - set(IDS)
     assert not stale, f"runtime table lists chapters that no longer exist: {sorted(stale)}"
