@@ -10,7 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["make_line", "make_moons", "make_spirals", "DigitsSplit", "load_digits"]
+__all__ = [
+    "make_line",
+    "make_moons",
+    "make_spirals",
+    "DigitsSplit",
+    "load_digits",
+    "ring_centers",
+    "gaussian_ring",
+]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -125,3 +133,44 @@ def load_digits(
     n_val = round(val_fraction * len(y))
     test, val, train = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     return DigitsSplit(X[train], y[train], X[val], y[val], X[test], y[test])
+
+
+# --- chapter 25 ---
+
+
+def ring_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
+    """The centers of :func:`gaussian_ring`'s modes: ``(modes, 2)`` float32.
+
+    Mode ``k`` sits at angle ``2πk / modes`` on the circle of this radius, so mode 0
+    is at ``(radius, 0)`` and the modes go round counter-clockwise.
+    """
+    _check_n(modes, "modes")
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius!r}")
+    angles = 2 * torch.pi * torch.arange(modes, dtype=torch.float64) / modes
+    return (radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)).float()
+
+
+def gaussian_ring(
+    n: int = 1000,
+    *,
+    modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.05,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A mixture of ``modes`` equally likely 2-D Gaussians whose centers lie on a circle.
+
+    The toy target of GAN papers (eight modes of radius 2 in Metz et al., 2016).
+    Returns the points ``X`` (n, 2) float32 and their mode labels ``y`` (n,) int64
+    in ``0 … modes-1``: each point is its mode's center (see :func:`ring_centers`)
+    plus isotropic Gaussian noise of standard deviation ``std``.
+    """
+    _check_n(n)
+    if not std >= 0:
+        raise ValueError(f"std must be non-negative, got {std!r}")
+    centers = ring_centers(modes, radius)
+    g = _generator(seed)
+    y = torch.randint(modes, (n,), generator=g)
+    X = centers[y] + std * torch.randn(n, 2, generator=g)
+    return X, y
