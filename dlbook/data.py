@@ -18,6 +18,8 @@ __all__ = [
     "load_digits",
     "make_order_task",
     "make_reverse_task",
+    "ring_centers",
+    "gaussian_ring",
 ]
 
 
@@ -167,3 +169,37 @@ def make_reverse_task(
     g = _generator(seed)
     src = torch.randint(0, vocab, (n, length), generator=g)
     return src, src.flip(1)
+# --- chapter 25 ---
+
+
+def ring_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
+    """The centers of :func:`gaussian_ring`'s modes: ``(modes, 2)`` float32.
+
+    Mode ``k`` sits at angle ``2πk / modes`` on the circle of this radius, so mode 0
+    is at ``(radius, 0)`` and the modes go round counter-clockwise.
+    _check_n(modes, "modes")
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius!r}")
+    angles = 2 * torch.pi * torch.arange(modes, dtype=torch.float64) / modes
+    return (radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)).float()
+
+
+def gaussian_ring(
+    n: int = 1000,
+    *,
+    modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.05,
+    seed: int = 0,
+    """A mixture of ``modes`` equally likely 2-D Gaussians whose centers lie on a circle.
+
+    The toy target of GAN papers (eight modes of radius 2 in Metz et al., 2016).
+    Returns the points ``X`` (n, 2) float32 and their mode labels ``y`` (n,) int64
+    in ``0 … modes-1``: each point is its mode's center (see :func:`ring_centers`)
+    plus isotropic Gaussian noise of standard deviation ``std``.
+    if not std >= 0:
+        raise ValueError(f"std must be non-negative, got {std!r}")
+    centers = ring_centers(modes, radius)
+    y = torch.randint(modes, (n,), generator=g)
+    X = centers[y] + std * torch.randn(n, 2, generator=g)
+    return X, y

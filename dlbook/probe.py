@@ -698,3 +698,51 @@ def _dataset(
 def _steps(candidate: Callable, total: int, *args: Any) -> list:
     """A schedule: ``[candidate(step, total, *args) for step in 0 .. total]``."""
     return [candidate(step, total, *args) for step in range(total + 1)]
+# --- chapter 25: a critic given by its weights ----------------------------------------
+
+
+def critic_from_weights(weights: tuple | list) -> tuple[Callable[[torch.Tensor], Any], list]:
+    """A small critic network built from plain weights, and its parameters.
+
+    ``weights`` is ``(W1, b1, W2, b2, ..., WL, bL)`` in ``nn.Linear``'s layout
+    (``W`` of shape ``(out, in)``); the last layer has one output. The critic maps
+    ``x`` of shape ``(N, d)`` to scores of shape ``(N, 1)``, with ``tanh`` between
+    the layers, like ``nn.Sequential(nn.Linear, nn.Tanh, ..., nn.Linear)``. The
+    parameters are fresh leaf tensors that require gradients.
+    params = [torch.Tensor.detach(w).clone().requires_grad_(True) for w in weights]
+    if len(params) < 2 or len(params) % 2:
+        raise ValueError("weights must be (W1, b1, ..., WL, bL)")
+
+    def critic(x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i].T + params[i + 1]
+            if i + 2 < len(params):
+                h = torch.tanh(h)
+        return h
+
+    return critic, params
+
+
+@driver("critic_then_call")
+def _critic_then_call(candidate: Callable, weights: tuple, *args: Any, **kwargs: Any) -> Any:
+    """Build the critic from ``weights``, call ``candidate(critic, *args, **kwargs)``.
+
+    The candidate returns a scalar loss tensor. The result is ``(loss, grads)``: the
+    loss's value and its gradient with respect to each of the critic's weights
+    (zeros for a weight the loss does not depend on), which is what training the
+    critic would use.
+    critic, params = critic_from_weights(weights)
+    loss = candidate(critic, *args, **kwargs)
+    if not isinstance(loss, torch.Tensor):
+            f"the loss must be a tensor computed from the critic's output, got {type(loss).__name__}"
+    if loss.numel() != 1:
+        raise ValueError(f"the loss must be one number, got a tensor of shape {tuple(loss.shape)}")
+    if loss.requires_grad:
+        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+    else:
+        grads = (None,) * len(params)
+    grads = tuple(
+        torch.zeros_like(p) if g is None else g.detach() for g, p in zip(grads, params, strict=True)
+    )
+    return loss.detach().reshape(()), grads
