@@ -169,6 +169,8 @@ def make_reverse_task(
     g = _generator(seed)
     src = torch.randint(0, vocab, (n, length), generator=g)
     return src, src.flip(1)
+
+
 # --- chapter 25 ---
 
 
@@ -177,6 +179,7 @@ def ring_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
 
     Mode ``k`` sits at angle ``2πk / modes`` on the circle of this radius, so mode 0
     is at ``(radius, 0)`` and the modes go round counter-clockwise.
+    """
     _check_n(modes, "modes")
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius!r}")
@@ -191,15 +194,19 @@ def gaussian_ring(
     radius: float = 2.0,
     std: float = 0.05,
     seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A mixture of ``modes`` equally likely 2-D Gaussians whose centers lie on a circle.
 
     The toy target of GAN papers (eight modes of radius 2 in Metz et al., 2016).
     Returns the points ``X`` (n, 2) float32 and their mode labels ``y`` (n,) int64
     in ``0 … modes-1``: each point is its mode's center (see :func:`ring_centers`)
     plus isotropic Gaussian noise of standard deviation ``std``.
+    """
+    _check_n(n)
     if not std >= 0:
         raise ValueError(f"std must be non-negative, got {std!r}")
     centers = ring_centers(modes, radius)
+    g = _generator(seed)
     y = torch.randint(modes, (n,), generator=g)
     X = centers[y] + std * torch.randn(n, 2, generator=g)
     return X, y

@@ -698,6 +698,8 @@ def _dataset(
 def _steps(candidate: Callable, total: int, *args: Any) -> list:
     """A schedule: ``[candidate(step, total, *args) for step in 0 .. total]``."""
     return [candidate(step, total, *args) for step in range(total + 1)]
+
+
 # --- chapter 25: a critic given by its weights ----------------------------------------
 
 
@@ -709,6 +711,7 @@ def critic_from_weights(weights: tuple | list) -> tuple[Callable[[torch.Tensor],
     ``x`` of shape ``(N, d)`` to scores of shape ``(N, 1)``, with ``tanh`` between
     the layers, like ``nn.Sequential(nn.Linear, nn.Tanh, ..., nn.Linear)``. The
     parameters are fresh leaf tensors that require gradients.
+    """
     params = [torch.Tensor.detach(w).clone().requires_grad_(True) for w in weights]
     if len(params) < 2 or len(params) % 2:
         raise ValueError("weights must be (W1, b1, ..., WL, bL)")
@@ -732,10 +735,13 @@ def _critic_then_call(candidate: Callable, weights: tuple, *args: Any, **kwargs:
     loss's value and its gradient with respect to each of the critic's weights
     (zeros for a weight the loss does not depend on), which is what training the
     critic would use.
+    """
     critic, params = critic_from_weights(weights)
     loss = candidate(critic, *args, **kwargs)
     if not isinstance(loss, torch.Tensor):
+        raise TypeError(
             f"the loss must be a tensor computed from the critic's output, got {type(loss).__name__}"
+        )
     if loss.numel() != 1:
         raise ValueError(f"the loss must be one number, got a tensor of shape {tuple(loss.shape)}")
     if loss.requires_grad:
