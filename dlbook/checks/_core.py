@@ -456,7 +456,8 @@ class Check:
                     return Verdict(
                         name,
                         "failed",
-                        f"{name}: case '{case.name}': {exc}\n  inputs: {describe_args(case)}",
+                        f"{name}: case '{case.name}': {exc}\n  inputs: {describe_args(case)}"
+                        f"\n  hint: {self.hint}",
                         n,
                     )
             expected = self.reference(
