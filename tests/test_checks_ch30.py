@@ -106,7 +106,7 @@ def test_reference_with_a_wide_beam_is_exhaustive_search(seed) -> None:
 
 def test_the_hand_made_cases_show_what_they_say() -> None:
     cases = check_beam_search.make_cases(0)
-    trap, short, long = cases[0], cases[1], cases[6]
+    trap, short, long = cases[0], cases[1], cases[7]
     greedy = ch30._beam(*trap.args, mistake="greedy")
     assert greedy != ch30._reference(*trap.args)  # greedy falls into the trap
     assert ch30._reference(*short.args) == [1]  # without a penalty: stop at once
@@ -167,6 +167,7 @@ def with_bos(log_probs, bos, eos, beam_size, max_len, alpha):
         (_mistake("no_penalty"), "length penalty seems to be missing"),
         (_mistake("eos_ordinary"), "grows no further"),
         (_mistake("drop_finished"), "finished at an earlier step"),
+        (_mistake("refill"), "takes one of the beam_size places"),
         (_mistake("count_bos"), "<eos> included and <bos> not"),
         (_mistake("skip_eos"), "<eos> counts as a generated token"),
         (with_bos, "starts with <bos>"),

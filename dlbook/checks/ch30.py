@@ -58,6 +58,12 @@ def _beam(
         else:
             cands = [(toks + (b,), s + lp[last(toks)][b]) for toks, s in live for b in range(V)]
         cands.sort(key=lambda c: c[1], reverse=True)
+        if mistake == "refill":
+            # finished hypotheses do not take a place in the beam: keep beam_size live ones
+            live = [c for c in cands if c[0][-1] != eos][:beam_size]
+            cutoff = live[-1][1] if len(live) == beam_size else -math.inf
+            finished += [c for c in cands if c[0][-1] == eos and c[1] >= cutoff]
+            continue
         kept = cands[:beam_size]
         if mistake == "eos_ordinary":
             live = kept
@@ -172,6 +178,7 @@ def _cases(g: torch.Generator) -> list[Case]:
         (1086, 3, 4, 1.0),
         (1026, 3, 4, 1.0),
         (1170, 2, 4, 1.0),
+        (1043, 3, 4, 1.0),
     ]:
         table = _random_table(torch.Generator().manual_seed(seed), 5)
         cases.append(
@@ -263,6 +270,8 @@ _MISTAKES: dict[str, Callable] = {
     "against a short one?": _wrong("no_penalty"),
     "a hypothesis that has produced <eos> is complete when it is produced: it leaves the "
     "beam and grows no further.": _wrong("eos_ordinary"),
+    "a hypothesis that ends with <eos> still takes one of the beam_size places at its "
+    "step: keep the beam_size best extensions, then set the finished ones aside.": _wrong("refill"),
     "hypotheses that finished at an earlier step are still candidates at the end: "
     "keep them.": _wrong("drop_finished"),
     "check the length in the penalty: it counts the generated tokens, <eos> included and "
