@@ -20,6 +20,15 @@ __all__ = [
     "make_reverse_task",
     "ring_centers",
     "gaussian_ring",
+    "number_to_english",
+    "number_to_korean",
+    "number_alignment",
+    "NumberTranslation",
+    "make_number_translation",
+    "SPECIAL_TOKENS",
+    "PAD",
+    "BOS",
+    "EOS",
 ]
 
 
@@ -210,3 +219,221 @@ def gaussian_ring(
     y = torch.randint(modes, (n,), generator=g)
     X = centers[y] + std * torch.randn(n, 2, generator=g)
     return X, y
+
+
+# --- chapter 30 ---
+
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_KO_DIGITS = ["영", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"]
+
+#: The special tokens of both vocabularies, at indices 0, 1, 2.
+SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
+PAD, BOS, EOS = 0, 1, 2
+
+
+def _check_number(n: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 999:
+        raise ValueError(f"n must be an int from 0 to 999, got {n!r}")
+
+
+def number_to_english(n: int) -> str:
+    """``n`` (0–999) in English words, without "and" or hyphens: 312 -> "three hundred twelve"."""
+    _check_number(n)
+    if n == 0:
+        return "zero"
+    words = []
+    hundreds, rest = divmod(n, 100)
+    if hundreds:
+        words += [_ONES[hundreds], "hundred"]
+    if 10 <= rest < 20:
+        words.append(_TEENS[rest - 10])
+    else:
+        tens, ones = divmod(rest, 10)
+        if tens:
+            words.append(_TENS[tens])
+        if ones:
+            words.append(_ONES[ones])
+    return " ".join(words)
+
+
+def number_to_korean(n: int) -> str:
+    """``n`` (0–999) as a Sino-Korean numeral in Hangul: 312 -> "삼백십이", 0 -> "영".
+
+    A leading 1 of a hundred or a ten is not spoken: 100 is "백", 110 is "백십".
+    """
+    _check_number(n)
+    if n == 0:
+        return _KO_DIGITS[0]
+    out = ""
+    for value, unit in ((100, "백"), (10, "십")):
+        digit = n // value % 10
+        if digit:
+            out += ("" if digit == 1 else _KO_DIGITS[digit]) + unit
+    if n % 10:
+        out += _KO_DIGITS[n % 10]
+    return out
+
+
+def number_alignment(n: int) -> list[int]:
+    """For each syllable of ``number_to_korean(n)``, the index of the English word it translates.
+
+    312: "three hundred twelve" -> 삼 백 십 이 -> [0, 1, 2, 2] (삼 from "three", 백 from
+    "hundred", 십 and 이 both from "twelve"). A tens syllable (이 and 십 of 이십) comes
+    from the tens word ("twenty"), a digit from its digit word.
+    """
+    _check_number(n)
+    if n == 0:
+        return [0]
+    out: list[int] = []
+    word = 0
+    hundreds, rest = divmod(n, 100)
+    if hundreds:
+        out += [word] * (hundreds > 1) + [word + 1]  # 삼 <- three, 백 <- hundred
+        word += 2
+    tens, ones = divmod(rest, 10)
+    if tens == 1:  # ten … nineteen: one English word for 십 and the digit
+        return out + [word] * (1 + (ones > 0))
+    if tens:
+        out += [word] * (1 + (tens > 1))  # 이 and 십 <- twenty
+        word += 1
+    if ones:
+        out.append(word)
+    return out
+
+
+def _src_tokens(n: int) -> list[str]:
+    return number_to_english(n).split()  # word level
+
+
+def _tgt_tokens(n: int) -> list[str]:
+    return list(number_to_korean(n))  # syllable level
+
+
+@dataclass
+class NumberTranslation:
+    """English number words -> Sino-Korean numerals, split into training and held-out numbers.
+
+    Source sentences are word-level token ids (``src_*``: (n, S), padded with
+    ``PAD`` = 0 at the end); targets are syllable-level ids framed as
+    ``<bos> … <eos>`` (``tgt_*``: (n, T), padded with 0). Both vocabularies start
+    with ``SPECIAL_TOKENS``. ``numbers_*`` hold the integers, in the same order.
+    """
+
+    src_vocab: list[str]
+    tgt_vocab: list[str]
+    numbers_train: torch.Tensor
+    src_train: torch.Tensor
+    tgt_train: torch.Tensor
+    numbers_test: torch.Tensor
+    src_test: torch.Tensor
+    tgt_test: torch.Tensor
+
+    def encode_src(self, numbers: list[int]) -> torch.Tensor:
+        """The padded source ids (len(numbers), S) of these numbers' English words."""
+        return _encode(
+            [_src_tokens(n) for n in numbers], self.src_vocab, self.src_train.shape[1], frame=False
+        )
+
+    def encode_tgt(self, numbers: list[int]) -> torch.Tensor:
+        """The padded target ids (len(numbers), T): ``<bos>`` syllables ``<eos>`` padding."""
+        return _encode(
+            [_tgt_tokens(n) for n in numbers], self.tgt_vocab, self.tgt_train.shape[1], frame=True
+        )
+
+    def decode_src(self, ids: torch.Tensor | list[int]) -> str:
+        """Source ids back to words (padding and special tokens dropped)."""
+        return " ".join(self.src_vocab[i] for i in _ids(ids) if i > EOS)
+
+    def decode_tgt(self, ids: torch.Tensor | list[int]) -> str:
+        """Target ids back to a Korean numeral: stops at the first ``<eos>``, skips ``<bos>``/pad."""
+        out = []
+        for i in _ids(ids):
+            if i == EOS:
+                break
+            if i > EOS:
+                out.append(self.tgt_vocab[i])
+        return "".join(out)
+
+
+def _ids(ids: torch.Tensor | list[int]) -> list[int]:
+    return ids.tolist() if isinstance(ids, torch.Tensor) else [int(i) for i in ids]
+
+
+def _encode(
+    sentences: list[list[str]], vocab: list[str], length: int, *, frame: bool
+) -> torch.Tensor:
+    index = {tok: i for i, tok in enumerate(vocab)}
+    out = torch.full((len(sentences), length), PAD, dtype=torch.long)
+    for row, tokens in enumerate(sentences):
+        ids = [index[t] for t in tokens]
+        if frame:
+            ids = [BOS, *ids, EOS]
+        if len(ids) > length:
+            raise ValueError(f"sentence {tokens} is longer than {length} tokens")
+        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def make_number_translation(*, n_train: int = 800, seed: int = 0) -> NumberTranslation:
+    """The numbers 0–999 as a toy translation task, split at random by ``seed``.
+
+    ``n_train`` numbers (a seeded permutation of 0–999) form the training set and
+    the other ``1000 - n_train`` are held out. The vocabularies and sequence lengths
+    cover all 1000 numbers, so they do not depend on the split: the source has
+    29 words + 3 special tokens (longest sentence 4 words), the target 12 syllables
+    + 3 special tokens (longest 5 syllables + ``<bos>``/``<eos>`` = 7).
+    """
+    _check_n(n_train, "n_train")
+    if n_train >= 1000:
+        raise ValueError(f"n_train must leave some of the 1000 numbers out, got {n_train}")
+    everything = range(1000)
+    src_words = sorted({w for n in everything for w in _src_tokens(n)}, key=_word_order)
+    tgt_syllables = sorted({s for n in everything for s in _tgt_tokens(n)}, key=_syllable_order)
+    src_len = max(len(_src_tokens(n)) for n in everything)
+    tgt_len = max(len(_tgt_tokens(n)) for n in everything) + 2
+    perm = torch.randperm(1000, generator=_generator(seed))
+    train, test = perm[:n_train], perm[n_train:]
+    data = NumberTranslation(
+        src_vocab=SPECIAL_TOKENS + src_words,
+        tgt_vocab=SPECIAL_TOKENS + tgt_syllables,
+        numbers_train=train,
+        src_train=torch.empty(0, src_len, dtype=torch.long),
+        tgt_train=torch.empty(0, tgt_len, dtype=torch.long),
+        numbers_test=test,
+        src_test=torch.empty(0),
+        tgt_test=torch.empty(0),
+    )
+    data.src_train, data.tgt_train = (
+        data.encode_src(train.tolist()),
+        data.encode_tgt(train.tolist()),
+    )
+    data.src_test, data.tgt_test = data.encode_src(test.tolist()), data.encode_tgt(test.tolist())
+    return data
+
+
+def _word_order(word: str) -> tuple[int, int]:
+    # the words in counting order: zero … nineteen, twenty … ninety, hundred
+    for group, table in enumerate((_ONES, _TEENS, _TENS)):
+        if word in table:
+            return (group, table.index(word))
+    return (3, 0)
+
+
+def _syllable_order(syllable: str) -> tuple[int, int]:
+    # 영 일 … 구, then 십, 백
+    if syllable in _KO_DIGITS:
+        return (0, _KO_DIGITS.index(syllable))
+    return (1, ["십", "백"].index(syllable))

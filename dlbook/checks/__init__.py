@@ -23,6 +23,7 @@ from dlbook.checks.ch25 import *  # noqa: F403
 from dlbook.checks.ch27 import *  # noqa: F403
 from dlbook.checks.ch28 import *  # noqa: F403
 from dlbook.checks.ch29 import *  # noqa: F403
+from dlbook.checks.ch30 import *  # noqa: F403
 
 __all__ = ["Case", "Check", "CheckError", "NotImplementedYet", "REGISTRY", "Verdict"] + sorted(
     n for n in dir() if n.startswith("check_")
