@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["make_line", "make_moons", "make_spirals", "DigitsSplit", "load_digits"]
+__all__ = [
+    "make_line",
+    "make_moons",
+    "make_spirals",
+    "DigitsSplit",
+    "load_digits",
+    "digits_as_images",
+]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -125,3 +132,26 @@ def load_digits(
     n_val = round(val_fraction * len(y))
     test, val, train = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     return DigitsSplit(X[train], y[train], X[val], y[val], X[test], y[test])
+
+
+# --- chapter 26 ---
+
+
+def digits_as_images(X: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """Digit rows of :func:`load_digits` as images of ``size``×``size`` pixels in [-1, 1].
+
+    ``X`` holds rows of 64 pixel values in [0, 1] (shape ``(n, 64)``); the result is
+    float32 of shape ``(n, 1, size, size)``, upsampled with bilinear interpolation
+    (``align_corners=False``) and mapped to [-1, 1] by ``2·x - 1``, the range of a
+    generator that ends in tanh. ``size=8`` returns the original pixels, rescaled.
+    """
+    import torch.nn.functional as F
+
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != 64:
+        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be a tensor of shape (n, 64), got {shape}")
+    _check_n(size, "size")
+    images = X.detach().to(torch.float32).reshape(-1, 1, 8, 8)
+    if size != 8:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    return 2.0 * images - 1.0
