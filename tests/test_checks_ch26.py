@@ -133,10 +133,10 @@ def _one_channel_per_channel(x, weight, bias=None, stride=1, padding=0, output_p
         (_wrong(flip=True), "your kernel is flipped"),
         (_wrong(conv_layout=True), "look at the layout of conv_transpose2d's weight"),
         (_one_channel_per_channel, "collect contributions from every input channel"),
-        (_wrong(crop_end=True), "on both sides of the full result"),
+        (_wrong(crop_end=True), "which rows and columns of the full result padding"),
         (_wrong(no_crop=True), "your output is too large"),
         (_wrong(no_output_padding=True), "revisit where output_padding's extra rows"),
-        (_wrong(output_padding_first=True), "belong at the bottom and right"),
+        (_wrong(output_padding_first=True), "extra rows and columns are in the wrong"),
         (_wrong(no_bias=True), "the bias is missing"),
     ],
 )

@@ -118,14 +118,15 @@ _CONV_T_MISTAKES: dict[str, Callable] = {
     "each output channel must collect contributions from every input channel.": _v(
         mix_channels=False
     ),
-    "your output is shifted: padding removes rows and columns on both sides of the "
-    "full result, not only at one end.": _v(crop="end"),
+    "your output is shifted: revisit which rows and columns of the full result padding "
+    "removes.": _v(crop="end"),
     "your output is too large: padding makes a transposed convolution's output smaller; "
     "revisit what it removes.": _v(crop="none"),
     "your output is too small or shifted: revisit where output_padding's extra rows and "
     "columns go (the output-size formula of section 2).": _v(extra="none"),
-    "output_padding's extra rows and columns belong at the bottom and right.": _v(extra="start"),
-    "the bias is missing: add one value per output channel.": _v(use_bias=False),
+    "your output is shifted: output_padding's extra rows and columns are in the wrong "
+    "place (where does the last copy of the kernel end?).": _v(extra="start"),
+    "the bias is missing: every output is off by a constant per channel.": _v(use_bias=False),
 }
 
 
