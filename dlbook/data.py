@@ -29,6 +29,7 @@ __all__ = [
     "PAD",
     "BOS",
     "EOS",
+    "digits_as_images",
 ]
 
 
@@ -437,3 +438,26 @@ def _syllable_order(syllable: str) -> tuple[int, int]:
     if syllable in _KO_DIGITS:
         return (0, _KO_DIGITS.index(syllable))
     return (1, ["십", "백"].index(syllable))
+
+
+# --- chapter 26 ---
+
+
+def digits_as_images(X: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """Digit rows of :func:`load_digits` as images of ``size``×``size`` pixels in [-1, 1].
+
+    ``X`` holds rows of 64 pixel values in [0, 1] (shape ``(n, 64)``); the result is
+    float32 of shape ``(n, 1, size, size)``, upsampled with bilinear interpolation
+    (``align_corners=False``) and mapped to [-1, 1] by ``2·x - 1``, the range of a
+    generator that ends in tanh. ``size=8`` returns the original pixels, rescaled.
+    """
+    import torch.nn.functional as F
+
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != 64:
+        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be a tensor of shape (n, 64), got {shape}")
+    _check_n(size, "size")
+    images = X.detach().to(torch.float32).reshape(-1, 1, 8, 8)
+    if size != 8:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    return 2.0 * images - 1.0
