@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["make_line", "make_moons", "make_spirals", "DigitsSplit", "load_digits"]
+__all__ = [
+    "make_line",
+    "make_moons",
+    "make_spirals",
+    "DigitsSplit",
+    "load_digits",
+    "make_recall_task",
+]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -125,3 +132,35 @@ def load_digits(
     n_val = round(val_fraction * len(y))
     test, val, train = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     return DigitsSplit(X[train], y[train], X[val], y[val], X[test], y[test])
+
+
+# --- chapter 20 ---
+
+
+def make_recall_task(
+    n: int,
+    lag: int,
+    *,
+    n_symbols: int = 4,
+    n_distractors: int = 4,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recall the first token of a sequence after ``lag`` distractor tokens.
+
+    Each sequence has ``lag + 1`` one-hot tokens from a vocabulary of
+    ``n_symbols + n_distractors``: the first is a symbol in ``[0, n_symbols)``,
+    the label; the ``lag`` after it are distractors drawn uniformly from
+    ``[n_symbols, n_symbols + n_distractors)``. Returns ``x`` of shape
+    ``(n, lag + 1, n_symbols + n_distractors)`` (float32, batch first) and
+    ``y`` of shape ``(n,)`` (int64). Chance accuracy is ``1 / n_symbols``.
+    """
+    _check_n(n)
+    _check_n(lag, "lag")
+    _check_n(n_symbols, "n_symbols")
+    _check_n(n_distractors, "n_distractors")
+    g = _generator(seed)
+    first = torch.randint(0, n_symbols, (n,), generator=g)
+    rest = torch.randint(n_symbols, n_symbols + n_distractors, (n, lag), generator=g)
+    tokens = torch.cat([first[:, None], rest], dim=1)
+    x = torch.nn.functional.one_hot(tokens, n_symbols + n_distractors).float()
+    return x, first

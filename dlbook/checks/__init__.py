@@ -17,6 +17,7 @@ from dlbook.checks.ch07 import *  # noqa: F403
 from dlbook.checks.ch08 import *  # noqa: F403
 from dlbook.checks.ch09 import *  # noqa: F403
 from dlbook.checks.ch10 import *  # noqa: F403
+from dlbook.checks.ch20 import *  # noqa: F403
 from dlbook.checks.ch29 import *  # noqa: F403
 
 __all__ = ["Case", "Check", "CheckError", "NotImplementedYet", "REGISTRY", "Verdict"] + sorted(
