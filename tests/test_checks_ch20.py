@@ -64,7 +64,7 @@ def test_accepts_correct_versions(fn, capsys) -> None:
     [
         ({"order": "ifog"}, "gate order"),
         ({"order": "figo"}, "swapped"),
-        ({"project_c": True}, "only h is projected"),
+        ({"project_c": True}, "what the projection"),
         ({"carry": False}, "not from the initial state"),
         ({"tanh_c": False}, "squashing"),
     ],

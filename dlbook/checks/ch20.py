@@ -106,17 +106,16 @@ check_lstmp_layer = Check(
     name="check_lstmp_layer",
     cases=_cases,
     reference=_reference,
-    hint="the projection changes only what the layer outputs and feeds back as h; "
-    "the cell state and the four gates work as in the plain LSTM.",
+    hint="compare the shape of every tensor at one step with what nn.LSTM(D, H, "
+    "proj_size=P) takes and returns: which sizes does W_hr connect?",
     mistakes={
         "the four blocks of W_ih and W_hh are in PyTorch's gate order; check which "
         "block you read as which gate.": lambda *a: _lstmp(*a, order="ifog"),
         "the input and forget gates are swapped: recheck PyTorch's gate order.": (
             lambda *a: _lstmp(*a, order="figo")
         ),
-        "the cell state keeps its full size H: only h is projected.": lambda *a: _lstmp(
-            *a, project_c=True
-        ),
+        "your cell state differs from nn.LSTM's c_n: revisit what the projection "
+        "is applied to.": lambda *a: _lstmp(*a, project_c=True),
         "each step must start from the state the previous step left, not from the "
         "initial state.": lambda *a: _lstmp(*a, carry=False),
         "h comes from the cell state through a squashing nonlinearity before the "
