@@ -30,6 +30,7 @@ __all__ = [
     "BOS",
     "EOS",
     "digits_as_images",
+    "make_recall_task",
 ]
 
 
@@ -461,3 +462,35 @@ def digits_as_images(X: torch.Tensor, size: int = 16) -> torch.Tensor:
     if size != 8:
         images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
     return 2.0 * images - 1.0
+
+
+# --- chapter 20 ---
+
+
+def make_recall_task(
+    n: int,
+    lag: int,
+    *,
+    n_symbols: int = 4,
+    n_distractors: int = 4,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recall the first token of a sequence after ``lag`` distractor tokens.
+
+    Each sequence has ``lag + 1`` one-hot tokens from a vocabulary of
+    ``n_symbols + n_distractors``: the first is a symbol in ``[0, n_symbols)``,
+    the label; the ``lag`` after it are distractors drawn uniformly from
+    ``[n_symbols, n_symbols + n_distractors)``. Returns ``x`` of shape
+    ``(n, lag + 1, n_symbols + n_distractors)`` (float32, batch first) and
+    ``y`` of shape ``(n,)`` (int64). Chance accuracy is ``1 / n_symbols``.
+    """
+    _check_n(n)
+    _check_n(lag, "lag")
+    _check_n(n_symbols, "n_symbols")
+    _check_n(n_distractors, "n_distractors")
+    g = _generator(seed)
+    first = torch.randint(0, n_symbols, (n,), generator=g)
+    rest = torch.randint(n_symbols, n_symbols + n_distractors, (n, lag), generator=g)
+    tokens = torch.cat([first[:, None], rest], dim=1)
+    x = torch.nn.functional.one_hot(tokens, n_symbols + n_distractors).float()
+    return x, first
