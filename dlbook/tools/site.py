@@ -42,8 +42,9 @@ def build(output: Path | None = None, *, root: Path = ROOT) -> Path:
     return (output or root) / "_build" / "html"
 
 
-#: Not copied into the student edition's sources.
-_NOT_COPIED = (".git", ".venv", "_build", "student", "tests", "dlbook", "__pycache__", ".ci")
+#: Not copied into the student edition's sources (hidden folders such as .pytest_cache
+#: would otherwise become pages outside the table of contents and fail the build).
+_NOT_COPIED = (".*", "_build", "student", "tests", "dlbook", "dlbook.egg-info", "__pycache__")
 
 
 def student_tree(dest: Path, *, root: Path = ROOT) -> Path:
