@@ -564,6 +564,9 @@ class Sandbox:
         cmd += ["--unshare-uts", "--unsetenv", "JPY_PARENT_PID"]
         for d in ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/sbin", "/etc"):
             cmd += ["--ro-bind-try", d, d]
+        # A fresh /tmp first: what is bound below must stay visible even when it lies under
+        # /tmp (a checkout and its virtual environment in /tmp, as CI may have them).
+        cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         python = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
         python |= {os.path.realpath(p) for p in python}
         python.add(os.path.dirname(os.path.realpath(sys.executable)))
@@ -572,7 +575,6 @@ class Sandbox:
         for sp in site.getsitepackages():  # an installed (not editable) dlbook holds the checks
             if (Path(sp) / "dlbook").is_dir():
                 cmd += ["--tmpfs", str(Path(sp) / "dlbook")]
-        cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         cmd += ["--ro-bind", str(self.lib), str(self.lib)]
         for d in (work, conn, home):
             cmd += ["--bind", str(d), str(d)]
