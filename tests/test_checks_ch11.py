@@ -117,9 +117,14 @@ def _no_edge(grad_out, weight, input_size, stride=1, padding=0):
     return g[:, :, padding : padding + input_size[0], padding : padding + input_size[1]]
 
 
+def _stride_ignored(grad_out, weight, input_size, stride=1, padding=0):
+    return grad_zero_insertion(grad_out, weight, input_size, 1, padding)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (_stride_ignored, "the stride"),
         (_unflipped, "the kernel's orientation"),
         (_unswapped, "the channels: in the forward pass"),
         (_forward_padding, "the padding"),
