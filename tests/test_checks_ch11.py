@@ -209,7 +209,33 @@ def sep_numpy(x, depthwise, pointwise, padding=0):
     return np.einsum("oc,nchw->nohw", pointwise[:, :, 0, 0].numpy(), h)
 
 
-@pytest.mark.parametrize("fn", [sep_loop, sep_groups_einsum, sep_one_kernel, sep_numpy])
+def sep_block_diagonal(x, depthwise, pointwise, padding=0):
+    """The notebook's solution: a full weight that is zero off the channel diagonal."""
+    eye = torch.eye(x.shape[1], dtype=x.dtype)
+    h = F.conv2d(x, eye[:, :, None, None] * depthwise, padding=padding)
+    return F.conv2d(h, pointwise)
+
+
+def sep_channels_as_batch(x, depthwise, pointwise, padding=0):
+    """Every channel as its own one-channel image, every kernel on it, keep the diagonal."""
+    n, c, h, w = x.shape
+    every = F.conv2d(x.reshape(n * c, 1, h, w), depthwise, padding=padding)
+    every = every.reshape(n, c, c, *every.shape[-2:])
+    idx = torch.arange(c)
+    return F.conv2d(every[:, idx, idx], pointwise)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        sep_loop,
+        sep_groups_einsum,
+        sep_one_kernel,
+        sep_numpy,
+        sep_block_diagonal,
+        sep_channels_as_batch,
+    ],
+)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_separable_accepts_correct_implementations(fn, seed) -> None:
     verdict = check_separable_conv2d.verify(fn, seed=seed)
