@@ -58,7 +58,7 @@ def test_accepts_correct_versions(fn, capsys) -> None:
 @pytest.mark.parametrize(
     ("switch", "hint"),
     [
-        ({"lag": 1}, "one season back"),
+        ({"lag": 1}, "does not change with `season`"),
         ({"scale_on": "test"}, "which data may it use"),
         ({"scale_on": "all"}, "may not see any test value"),
         ({"squared": True}, "absolute size"),

@@ -91,9 +91,8 @@ check_mase = Check(
     hint="revisit the definition: which forecast is the yardstick, on which data is its "
     "error measured, and how far back does it look?",
     mistakes={
-        "the yardstick forecasts with the value one season back, not one step back.": (
-            lambda *a: _mase(*a, lag=1)
-        ),
+        "your yardstick does not change with `season`: which earlier value does the "
+        "seasonal naive method forecast with?": (lambda *a: _mase(*a, lag=1)),
         "how many steps back is the same point of the previous cycle? Count again.": (
             lambda *a: _mase(*a, lag=a[3] + 1)
         ),
