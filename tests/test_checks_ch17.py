@@ -152,15 +152,40 @@ def gc_modules_and_hooks(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
     return torch.stack(maps)
 
 
-@pytest.mark.parametrize("fn", [gc_autograd, gc_analytic, gc_modules_and_hooks])
+def gc_analytic_loop(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
+    """By hand, one image and one map at a time, with an explicit unflatten."""
+    A = torch.relu(F.conv2d(x, conv_weight, conv_bias, padding=1))
+    n, k, h, w = A.shape
+    out = torch.zeros(n, h, w, dtype=A.dtype)
+    for i in range(n):
+        row = fc_weight[int(target[i])]
+        for m in range(k):
+            alpha = row[m * h * w : (m + 1) * h * w].sum() / (h * w)
+            out[i] += alpha * A[i, m]
+    return out.clamp(min=0)
+
+
+@pytest.mark.parametrize("fn", [gc_analytic, gc_analytic_loop])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grad_cam_accepts_correct_implementations(fn, seed) -> None:
     verdict = check_grad_cam_flat.verify(fn, seed=seed)
     assert verdict.passed, verdict.message
 
 
+@pytest.mark.parametrize("fn", [gc_autograd, gc_modules_and_hooks])
+def test_grad_cam_by_autograd_is_sent_back_to_the_derivation(fn) -> None:
+    """The exercise asks for the gradient by hand: autograd and the lesson's hooks,
+    run under the check's ``torch.no_grad()``, fail with a message that says why."""
+    verdict = check_grad_cam_flat.verify(fn)
+    assert verdict.kind == "failed"
+    assert "autograd switched off" in verdict.message
+    # the same code is right when autograd may run: the check rejects the route only
+    case = check_grad_cam_flat.make_cases(0)[0]
+    torch.testing.assert_close(fn(*case.args), check_grad_cam_flat.reference(*case.args))
+
+
 def test_grad_cam_prints_one_line(capsys) -> None:
-    check_grad_cam_flat(gc_autograd)
+    check_grad_cam_flat(gc_analytic)
     assert capsys.readouterr().out.startswith("✓ check_grad_cam_flat: all 4 cases passed")
 
 
@@ -181,18 +206,18 @@ def test_grad_cam_rejects_a_wrong_flatten_order() -> None:
         grads = fc_weight[target].reshape(n, h, w, k).permute(0, 3, 1, 2)
         return torch.relu((grads.mean(dim=(2, 3))[:, :, None, None] * A).sum(dim=1))
 
-    assert check_grad_cam_flat.verify(wrong_order).kind == "failed"
+    verdict = check_grad_cam_flat.verify(wrong_order)
+    assert verdict.kind == "failed" and "order flatten uses" in verdict.message
 
 
-def test_grad_cam_explains_a_graph_error() -> None:
-    def untracked(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
-        A = torch.relu(F.conv2d(x, conv_weight, conv_bias, padding=1))
-        logits = A.flatten(1) @ fc_weight.T + fc_bias
-        (grads,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), A)
-        return grads.sum(dim=1)
+def test_grad_cam_rejects_a_map_of_the_gradient_itself() -> None:
+    """Returning the class's weights summed over maps (no maps, no ReLU)."""
 
-    verdict = check_grad_cam_flat.verify(untracked)
-    assert verdict.kind == "failed" and "autograd only differentiates" in verdict.message
+    def weights_only(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
+        n, h, w = x.shape[0], x.shape[2], x.shape[3]
+        return fc_weight[target].reshape(n, -1, h, w).sum(dim=1)
+
+    assert check_grad_cam_flat.verify(weights_only).kind == "failed"
 
 
 # --- bad input, both checks -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Exercise checks of chapter 17 (class activation maps): localizing with a map, Grad-CAM."""
+"""Exercise checks of chapter 17 (class activation maps): localizing with a map, Grad-CAM by hand."""
 
 from __future__ import annotations
 
@@ -195,6 +195,15 @@ def _gc_reference(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
     return _grad_cam_flat(x, conv_weight, conv_bias, fc_weight, fc_bias, target)
 
 
+def _gc_wrong_order(x, conv_weight, conv_bias, fc_weight, fc_bias, target):
+    """The head's weights unflattened as (H, W, K) instead of (K, H, W)."""
+    args = [t.detach().double() for t in (x, conv_weight, conv_bias, fc_weight, fc_bias)]
+    A = _flat_net(*args)[1].detach()
+    n, k, h, w = A.shape
+    grads = args[3][target].reshape(n, h, w, k).permute(0, 3, 1, 2)
+    return torch.relu((grads.mean(dim=(2, 3))[:, :, None, None] * A).sum(dim=1))
+
+
 def _gc_case(
     g: torch.Generator, n: int, cin: int, h: int, w: int, k: int, c: int, dtype: torch.dtype
 ) -> tuple:
@@ -231,6 +240,13 @@ def _gc_cases(g: torch.Generator) -> list[Case]:
     ]
 
 
+_NO_AUTOGRAD = (
+    "this check calls your function with autograd switched off (inside torch.no_grad()), "
+    "so backward, autograd.grad and hooks have no graph to work with. Work out the "
+    "gradient of the class score with respect to the maps by hand, as Section 5 did for "
+    "the network with global average pooling, and compute it directly."
+)
+
 _GC_MISTAKES: dict[str, Callable] = {
     "Grad-CAM keeps only the regions that raise the score: one step at the very end is "
     "missing.": lambda *a: _grad_cam_flat(*a, relu=False),
@@ -250,6 +266,10 @@ _GC_MISTAKES: dict[str, Callable] = {
     "maps.": lambda *a: _grad_cam_flat(*a, elementwise=True),
     "explain the class you are asked about (target), not the one the network "
     "predicts.": lambda *a: _grad_cam_flat(*a, predicted=True),
+    "the head sees the maps flattened: which entry of a row of the head's weight "
+    "multiplies map k at row i, column j? Check the order flatten uses.": lambda *a: (
+        _gc_wrong_order(*a)
+    ),
 }
 
 
@@ -258,12 +278,13 @@ check_grad_cam_flat = Check(
     cases=_gc_cases,
     reference=_gc_reference,
     hint="run the network forward yourself and keep the maps of the convolutional layer; "
-    "then ask how the target class's score changes with each value of those maps.",
+    "then ask, on paper, how the target class's score changes with each value of those "
+    "maps.",
+    driver="call_without_autograd",
     mistakes=_GC_MISTAKES,
     error_hints={
-        "does not require grad": "autograd only differentiates with respect to tensors it "
-        "tracks; none of the inputs here does, so make the maps something it tracks "
-        "before the scores are computed from them."
+        "does not require grad": _NO_AUTOGRAD,
+        "doesn't require gradient": _NO_AUTOGRAD,
     },
     atol=1e-5,
     rtol=1e-4,
@@ -273,6 +294,7 @@ check_grad_cam_flat = Check(
     The network: ``A = relu(conv2d(x, conv_weight, conv_bias, padding=1))`` (maps of
     shape (N, K, H, W)), then ``logits = A.flatten(1) @ fc_weight.T + fc_bias`` with
     ``fc_weight`` of shape (C, K*H*W). Return the Grad-CAM of class ``target[n]`` at
-    ``A`` for every image: a tensor of shape (N, H, W).
+    ``A`` for every image: a tensor of shape (N, H, W). The check calls ``fn`` inside
+    ``torch.no_grad()``: the gradient must be worked out by hand, not by autograd.
     """,
 )
