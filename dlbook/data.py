@@ -31,6 +31,9 @@ __all__ = [
     "EOS",
     "digits_as_images",
     "make_recall_task",
+    "SHAPE_CLASSES",
+    "ShapeImages",
+    "make_shapes",
 ]
 
 
@@ -494,3 +497,163 @@ def make_recall_task(
     tokens = torch.cat([first[:, None], rest], dim=1)
     x = torch.nn.functional.one_hot(tokens, n_symbols + n_distractors).float()
     return x, first
+
+
+# --- chapter 17 ---
+
+#: The shape classes of :func:`make_shapes`, in label order (label 0 is a circle).
+SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
+
+
+@dataclass(frozen=True)
+class ShapeImages:
+    """Images of simple shapes on textured backgrounds, with exact labels for every object.
+
+    ``n`` images of ``size``×``size`` pixels, each holding ``k`` objects that do not
+    overlap (so every object is fully visible):
+
+    - ``images``: float32 ``(n, C, size, size)``, values in [0, 1];
+    - ``labels``: int64 ``(n, k)``, the class of each object, an index into
+      :data:`SHAPE_CLASSES`;
+    - ``boxes``: int64 ``(n, k, 4)``, each object's box ``(x0, y0, x1, y1)`` in pixels,
+      ``x0, y0`` inclusive and ``x1, y1`` exclusive, so the object's pixels are
+      ``mask[y0:y1, x0:x1]``; it is the tight box of the object's mask;
+    - ``object_map``: int64 ``(n, size, size)``, 0 for background and ``i + 1`` on the
+      pixels of object ``i``;
+    - ``class_map``: int64 ``(n, size, size)``, 0 for background and ``c + 1`` on the
+      pixels of an object of class ``c`` (the segmentation target; class 0 is background).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    object_map: torch.Tensor
+    class_map: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The class names, in label order."""
+        return SHAPE_CLASSES
+
+
+def _shape_masks(
+    kind: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, r: torch.Tensor, size: int
+) -> torch.Tensor:
+    """Boolean ``(m, size, size)`` masks of ``m`` shapes: class ``kind``, centre ``(cx, cy)``,
+    half-width ``r`` (all of shape ``(m,)``, in pixels).
+
+    A pixel belongs to a shape when its centre ``(x + 0.5, y + 0.5)`` does.
+    """
+    c = torch.arange(size, dtype=torch.float64) + 0.5
+    dx = c[None, None, :] - cx.double()[:, None, None]  # (m, 1, size)
+    dy = c[None, :, None] - cy.double()[:, None, None]  # (m, size, 1)
+    r = r.double()[:, None, None]
+    arm = r / 3
+    masks = torch.stack(
+        [
+            dx**2 + dy**2 <= r**2,  # circle of radius r
+            (dx.abs() <= r) & (dy.abs() <= r),  # axis-aligned square of side 2r
+            (dy <= r) & (dx.abs() <= (dy + r) / 2),  # triangle, apex up, base 2r, height 2r
+            ((dx.abs() <= r) & (dy.abs() <= arm))  # cross: two bars 2r long, 2r/3 wide
+            | ((dx.abs() <= arm) & (dy.abs() <= r)),
+        ]
+    )  # (4, m, size, size)
+    return masks[kind, torch.arange(len(kind))]
+
+
+def _backgrounds(n: int, size: int, texture: float, g: torch.Generator) -> torch.Tensor:
+    """``(n, size, size)`` textures around 0.5: two random gratings of amplitude ``texture``
+    (periods of 3 to 8 pixels, random directions) plus Gaussian pixel noise of sd 0.06."""
+    c = torch.arange(size, dtype=torch.float32)
+    py, px = c[:, None], c[None, :]
+    waves = torch.zeros(n, size, size)
+    for _ in range(2):
+        angle = torch.pi * torch.rand(n, 1, 1, generator=g)
+        phase = 2 * torch.pi * torch.rand(n, 1, 1, generator=g)
+        period = 3.0 + 5.0 * torch.rand(n, 1, 1, generator=g)
+        wave = (px * torch.cos(angle) + py * torch.sin(angle)) * (2 * torch.pi / period)
+        waves = waves + texture * torch.sin(wave + phase)
+    return 0.5 + waves + 0.06 * torch.randn(n, size, size, generator=g)
+
+
+def make_shapes(
+    n: int,
+    *,
+    size: int = 32,
+    n_objects: int = 1,
+    channels: int = 1,
+    radius: tuple[float, float] | None = None,
+    texture: float = 0.06,
+    seed: int = 0,
+) -> ShapeImages:
+    """``n`` images of circles, squares, triangles and crosses on textured backgrounds.
+
+    Every image has exactly ``n_objects`` shapes with independent uniform random classes
+    (see :data:`SHAPE_CLASSES`), half-widths drawn uniformly from ``radius`` (default
+    ``(0.15·size, 0.25·size)``, divided by ``sqrt(n_objects)``) and positions uniform
+    over the places where the shape fits inside the image without touching another
+    shape. Backgrounds are two random gratings of amplitude ``texture`` (0 gives flat
+    grey) plus pixel noise; each shape is filled with a flat shade, clearly darker or
+    brighter than the background, plus the same noise. With ``channels=3`` the
+    background and each shape get their own random tint. Returns a :class:`ShapeImages`
+    whose masks and boxes are exact. The same arguments always give the same data.
+    """
+    _check_n(n)
+    _check_n(n_objects, "n_objects")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 12:
+        raise ValueError(f"size must be an int of at least 12, got {size!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    shrink = n_objects**0.5  # several objects: smaller, so that they fit side by side
+    r_lo, r_hi = radius if radius is not None else (0.15 * size / shrink, 0.25 * size / shrink)
+    if not 1.5 <= r_lo <= r_hi <= size / 2 - 1:
+        raise ValueError(f"radius must satisfy 1.5 <= lo <= hi <= size/2 - 1, got {radius!r}")
+    if not 0.0 <= texture <= 0.2:
+        raise ValueError(f"texture must be in [0, 0.2], got {texture!r}")
+    g = _generator(seed)
+    tint = 0.7 + 0.3 * torch.rand(n, channels, 1, 1, generator=g)
+    images = _backgrounds(n, size, texture, g)[:, None] * (tint if channels == 3 else 1.0)
+    labels = torch.randint(len(SHAPE_CLASSES), (n, n_objects), generator=g)
+    boxes = torch.empty(n, n_objects, 4, dtype=torch.int64)
+    object_map = torch.zeros(n, size, size, dtype=torch.int64)
+    taken = torch.zeros(n, size, size, dtype=torch.bool)  # placed objects, grown by 1 pixel
+    for j in range(n_objects):
+        masks = torch.zeros(n, size, size, dtype=torch.bool)
+        todo = torch.arange(n)
+        for _ in range(200):  # rejection sampling: redraw the shapes that do not fit
+            m = len(todo)
+            r = r_lo + (r_hi - r_lo) * torch.rand(m, generator=g)
+            cx, cy = r + 1 + (size - 2 * r - 2) * torch.rand(2, m, generator=g)
+            new = _shape_masks(labels[todo, j], cx, cy, r, size)
+            ok = new.flatten(1).any(1) & ~(new & taken[todo]).flatten(1).any(1)
+            masks[todo[ok]] = new[ok]
+            todo = todo[~ok]
+            if len(todo) == 0:
+                break
+        else:
+            raise ValueError(
+                f"could not place {n_objects} shapes without overlap in a "
+                f"{size}x{size} image: use fewer objects or smaller radii"
+            )
+        rows, cols = masks.any(2), masks.any(1)  # (n, size): which rows / columns are hit
+        idx = torch.arange(size)
+        boxes[:, j, 0] = torch.where(cols, idx, size).min(1).values
+        boxes[:, j, 1] = torch.where(rows, idx, size).min(1).values
+        boxes[:, j, 2] = torch.where(cols, idx, -1).max(1).values + 1
+        boxes[:, j, 3] = torch.where(rows, idx, -1).max(1).values + 1
+        object_map[masks] = j + 1
+        if j < n_objects - 1:  # keep the next shapes one pixel away from this one
+            grown = torch.nn.functional.max_pool2d(masks[:, None].float(), 3, 1, 1)[:, 0]
+            taken |= grown.bool()
+        dark = torch.rand(n, 1, 1, 1, generator=g) < 0.5
+        shade = torch.where(dark, 0.05, 0.75) + 0.2 * torch.rand(n, 1, 1, 1, generator=g)
+        if channels == 3:
+            shade = shade * (0.7 + 0.3 * torch.rand(n, 3, 1, 1, generator=g))
+        fill = shade + 0.06 * torch.randn(n, 1, size, size, generator=g)
+        images = torch.where(masks[:, None], fill, images)
+    lab = torch.cat([torch.zeros(n, 1, dtype=torch.int64), labels + 1], dim=1)
+    class_map = torch.gather(lab, 1, object_map.flatten(1)).reshape(n, size, size)
+    return ShapeImages(images.clamp(0.0, 1.0).float(), labels, boxes, object_map, class_map)

@@ -752,3 +752,17 @@ def _critic_then_call(candidate: Callable, weights: tuple, *args: Any, **kwargs:
         torch.zeros_like(p) if g is None else g.detach() for g, p in zip(grads, params, strict=True)
     )
     return loss.detach().reshape(()), grads
+
+
+# --- chapter 17: a gradient written by hand ---------------------------------------------
+
+
+@driver("call_without_autograd")
+def _call_without_autograd(candidate: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``candidate(*args, **kwargs)`` with grad mode off (``torch.no_grad``).
+
+    For an exercise that asks for a gradient derived by hand: autograd, hooks and
+    ``requires_grad_`` cannot build a graph here, so only a formula passes.
+    """
+    with torch.no_grad():
+        return candidate(*args, **kwargs)
