@@ -1,16 +1,15 @@
-"""Exercise checks of chapter 13 (GoogLeNet): the cost of an Inception block, and a
-depthwise-separable convolution."""
+"""Exercise check of chapter 13 (GoogLeNet): the cost of an Inception block whose 5×5
+convolution is factorized into two stacked 3×3 convolutions (Inception-v3's Figure 5)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from dlbook.checks._core import Case, Check, describe
 
-__all__ = ["check_inception_cost", "check_separable_conv2d"]
+__all__ = ["check_factorized_inception_cost"]
 
 Tensor = torch.Tensor
 
@@ -28,16 +27,30 @@ def _cost(
     square: bool = True,
     reduce: bool = True,
     pool: bool = True,
+    five: str = "two 3x3",
     per_mac: int = 1,
     positions: str = "hw",
     bias_in_macs: bool = False,
 ) -> tuple[int, int]:
-    """Parameters and weight multiply-adds of an Inception block, with switches for the
-    usual mistakes (all switches at their defaults give the reference)."""
+    """Parameters and weight multiply-adds of the factorized Inception block, with
+    switches for the usual mistakes (all switches at their defaults give the reference).
+
+    ``five`` is the third branch after its reduction: ``"two 3x3"`` (the reference:
+    3×3 from #5×5 reduce to #5×5, then 3×3 from #5×5 to #5×5), ``"5x5"`` (the
+    original block), ``"one 3x3"`` (the second 3×3 forgotten) or ``"both from
+    reduce"`` (the second 3×3 wrongly reading #5×5 reduce channels).
+    """
     c1, c3r, c3, c5r, c5, cp = (int(c) for c in channels)
     k3, k5 = (9, 25) if square else (3, 5)
+    src = c5r if reduce else c_in
     # (input channels, output channels, kernel area) of every convolution in the block
-    convs = [(c_in, c1, 1), (c3r if reduce else c_in, c3, k3), (c5r if reduce else c_in, c5, k5)]
+    convs = [(c_in, c1, 1), (c3r if reduce else c_in, c3, k3)]
+    convs += {
+        "two 3x3": [(src, c5, k3), (c5, c5, k3)],
+        "5x5": [(src, c5, k5)],
+        "one 3x3": [(src, c5, k3)],
+        "both from reduce": [(src, c5, k3), (src, c5, k3)],
+    }[five]
     if reduce:
         convs += [(c_in, c3r, 1), (c_in, c5r, 1)]
     if pool:
@@ -101,11 +114,20 @@ def _cost_cases(g: torch.Generator) -> list[Case]:
 
 
 _COST_MISTAKES: dict[str, Callable] = {
+    "your count is that of the original block of the lesson: this block's third branch "
+    "is built differently.": lambda *a: _cost(*a, five="5x5"),
+    "the third branch stacks two convolutions after its reduction: count both.": (
+        lambda *a: _cost(*a, five="one 3x3")
+    ),
+    "each convolution of a stack reads what the layer just before it wrote: check the "
+    "input channels of the second convolution of the third branch.": lambda *a: _cost(
+        *a, five="both from reduce"
+    ),
     "your parameter count is short by a small amount: every nn.Conv2d also has one "
     "learned number per output channel besides its kernel.": lambda *a: _cost(*a, bias=False),
     "a k×k kernel covers a k×k square of pixels: how many weights per (input, output) "
     "channel pair is that?": lambda *a: _cost(*a, square=False),
-    "the 3×3 and 5×5 convolutions read the output of their 1×1 reductions, not the "
+    "the convolutions after a 1×1 reduction read the reduction's output, not the "
     "block's input, and the reductions themselves have weights too.": lambda *a: _cost(
         *a, reduce=False
     ),
@@ -127,12 +149,12 @@ _COST_MISTAKES: dict[str, Callable] = {
 }
 
 
-check_inception_cost = Check(
-    name="check_inception_cost",
+check_factorized_inception_cost = Check(
+    name="check_factorized_inception_cost",
     cases=_cost_cases,
     reference=_cost_reference,
-    hint="list the six convolutions of the block with their input channels, output "
-    "channels and kernel sizes, then count each one's weights and biases, and how many "
+    hint="list every convolution of the block with its input channels, output "
+    "channels and kernel size, then count each one's weights and biases, and how many "
     "times each weight is used.",
     mistakes=_COST_MISTAKES,
     compare=_compare_counts,
@@ -141,105 +163,12 @@ check_inception_cost = Check(
     success="Your counts match the block that nn.Conv2d builds and the flop counter.",
     doc="""Check ``fn(c_in, height, width, channels) -> (params, mult_adds)``.
 
+    The block is an Inception block whose 5×5 convolution is replaced by two stacked
+    3×3 convolutions (#5×5 reduce → #5×5, then #5×5 → #5×5), all with "same" padding.
     ``channels`` is the paper's six numbers in its column order: (#1×1, #3×3 reduce,
     #3×3, #5×5 reduce, #5×5, pool proj). ``params`` counts the weights and biases of
     the block's convolutions (``nn.Conv2d`` with bias); ``mult_adds`` counts the
     multiply-adds of the convolution kernels on a ``height``×``width`` input (the
     paper's "ops"; biases are not multiply-adds). Exact integers (ints or floats).
-    """,
-)
-
-
-# --- Exercise 2: a depthwise-separable convolution -----------------------------------
-
-
-def _separable(
-    x: Tensor,
-    depthwise: Tensor,
-    pointwise: Tensor,
-    *,
-    flip: bool = False,
-    transpose: bool = False,
-    swap: bool = False,
-    pad: bool = True,
-) -> Tensor:
-    """Depthwise k×k (one filter per channel, 'same' padding) then pointwise 1×1, with
-    switches for the usual mistakes."""
-    k = depthwise.shape[-1]
-    kernel = depthwise.flip(-1, -2) if flip else depthwise
-    P = pointwise.T if transpose else pointwise
-
-    def depth(t: Tensor) -> Tensor:
-        return F.conv2d(t, kernel[:, None], padding=k // 2 if pad else 0, groups=t.shape[1])
-
-    def point(t: Tensor) -> Tensor:
-        return torch.einsum("oc,nchw->nohw", P, t)
-
-    return depth(point(x)) if swap else point(depth(x))
-
-
-def _separable_reference(x, depthwise, pointwise):
-    return _separable(x, depthwise, pointwise)
-
-
-def _separable_cases(g: torch.Generator) -> list[Case]:
-    def randn(*shape: int) -> Tensor:
-        return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-    return [
-        # square pointwise weights first: a transposed weight or a swapped order
-        # then gives a wrong value (with its hint) rather than a shape error
-        Case(
-            "C = C_out = 4, 3x3 kernels, 5x5 map", (randn(1, 4, 5, 5), randn(4, 3, 3), randn(4, 4))
-        ),
-        Case(
-            "C = C_out = 3, 5x5 kernels, 8x6 map", (randn(3, 3, 8, 6), randn(3, 5, 5), randn(3, 3))
-        ),
-        Case(
-            "N=2, C=3 -> 5 channels, 3x3 kernels, 6x7 map",
-            (randn(2, 3, 6, 7), randn(3, 3, 3), randn(5, 3)),
-        ),
-        Case("1x1 kernels (k = 1), C=2 -> 3", (randn(2, 2, 4, 4), randn(2, 1, 1), randn(3, 2))),
-        Case(
-            "float32, C=8 -> 16 channels, 3x3 kernels, 9x9 map",
-            (randn(2, 8, 9, 9).float(), randn(8, 3, 3).float(), randn(16, 8).float()),
-        ),
-    ]
-
-
-_SEPARABLE_MISTAKES: dict[str, Callable] = {
-    "nn.Conv2d (and F.conv2d) slide the kernel without flipping it: chapter 11's "
-    "cross-correlation.": lambda *a: _separable(*a, flip=True),
-    "the pointwise weight has nn.Linear's layout (out_channels, in_channels): check "
-    "which of its axes meets the channels of the input.": lambda *a: _separable(*a, transpose=True),
-    "the order matters: first each channel is filtered on its own, then the channels are "
-    "mixed.": lambda *a: _separable(*a, swap=True),
-    "the output keeps the input's height and width: pad the border before filtering.": (
-        lambda *a: _separable(*a, pad=False)
-    ),
-}
-
-
-check_separable_conv2d = Check(
-    name="check_separable_conv2d",
-    cases=_separable_cases,
-    reference=_separable_reference,
-    hint="do it in two steps and check the shape after each: every input channel filtered "
-    "by its own k×k kernel (the channel count does not change), then a 1×1 convolution "
-    "that mixes the channels.",
-    mistakes=_SEPARABLE_MISTAKES,
-    error_hints={
-        "to have 1 channels": "the depthwise step filters each input channel with its own "
-        "kernel, separately: a plain convolution expects every filter to see every channel.",
-    },
-    atol=1e-5,
-    rtol=1e-4,
-    success="Your separable convolution matches a grouped convolution followed by a 1×1.",
-    doc="""Check ``fn(x, depthwise, pointwise) -> y``.
-
-    ``x`` is ``(N, C, H, W)``; ``depthwise`` is ``(C, k, k)`` with ``k`` odd, one
-    kernel per channel; ``pointwise`` is ``(C_out, C)``. ``y`` is ``(N, C_out, H, W)``:
-    each channel cross-correlated with its own kernel (zero padding ``k // 2``, stride
-    1), then the channels mixed by ``pointwise``. No biases.
     """,
 )
