@@ -34,6 +34,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "ShapeImages",
     "make_shapes",
+    "place_digits",
 ]
 
 
@@ -657,3 +658,35 @@ def make_shapes(
     lab = torch.cat([torch.zeros(n, 1, dtype=torch.int64), labels + 1], dim=1)
     class_map = torch.gather(lab, 1, object_map.flatten(1)).reshape(n, size, size)
     return ShapeImages(images.clamp(0.0, 1.0).float(), labels, boxes, object_map, class_map)
+
+
+# --- chapter 13 ---
+
+
+def place_digits(
+    X: torch.Tensor, canvas: int = 12, *, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste each 8×8 digit of ``X`` at a random position on a blank ``canvas``×``canvas`` image.
+
+    ``X`` holds rows of 64 pixel values (shape ``(n, 64)``, as :func:`load_digits`
+    gives them). Returns ``images`` float32 of shape ``(n, 1, canvas, canvas)``,
+    zero outside the pasted digit, and ``offsets`` int64 of shape ``(n, 2)``: the
+    (row, column) of each digit's top-left corner, uniform over the
+    ``(canvas - 7)²`` positions where the whole digit fits. The same seed gives the
+    same positions.
+    """
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != 64:
+        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be a tensor of shape (n, 64), got {shape}")
+    if not isinstance(canvas, int) or isinstance(canvas, bool) or canvas < 8:
+        raise ValueError(f"canvas must be an int of at least 8, got {canvas!r}")
+    g = _generator(seed)
+    n, room = len(X), canvas - 8 + 1
+    offsets = torch.randint(0, room, (n, 2), generator=g)
+    digits = X.detach().to(torch.float32).reshape(n, 8, 8)
+    images = torch.zeros(n, 1, canvas, canvas)
+    for r in range(room):
+        for c in range(room):
+            here = (offsets[:, 0] == r) & (offsets[:, 1] == c)
+            images[here, 0, r : r + 8, c : c + 8] = digits[here]
+    return images, offsets
