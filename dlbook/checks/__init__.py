@@ -19,6 +19,7 @@ from dlbook.checks.ch09 import *  # noqa: F403
 from dlbook.checks.ch10 import *  # noqa: F403
 from dlbook.checks.ch19 import *  # noqa: F403
 from dlbook.checks.ch20 import *  # noqa: F403
+from dlbook.checks.ch23 import *  # noqa: F403
 from dlbook.checks.ch24 import *  # noqa: F403
 from dlbook.checks.ch25 import *  # noqa: F403
 from dlbook.checks.ch26 import *  # noqa: F403
