@@ -35,6 +35,8 @@ __all__ = [
     "ShapeImages",
     "make_shapes",
     "place_digits",
+    "DrivingSeries",
+    "make_driving_series",
 ]
 
 
@@ -690,3 +692,74 @@ def place_digits(
             here = (offsets[:, 0] == r) & (offsets[:, 1] == c)
             images[here, 0, r : r + 8, c : c + 8] = digits[here]
     return images, offsets
+
+
+# --- chapter 23 ---
+
+
+@dataclass(frozen=True)
+class DrivingSeries:
+    """Driving series and a target that depends on a known few of them (chapter 23).
+
+    ``x`` is ``(n_steps, n_series)`` (float32, time first, one column per series),
+    ``y`` is ``(n_steps,)`` (float32), ``relevant`` holds the sorted column indices
+    of the three series the target depends on (int64), and ``lags`` the lag, in
+    steps, at which the target reads each of them (in the order of ``relevant``).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    relevant: torch.Tensor
+    lags: tuple[int, ...]
+
+
+def make_driving_series(
+    n_steps: int,
+    n_series: int = 10,
+    *,
+    noise_scale: float = 5.0,
+    target_noise: float = 0.1,
+    phi: float = 0.9,
+    seed: int = 0,
+) -> DrivingSeries:
+    """Driving series and a target that depends only on three of them.
+
+    Three columns, drawn at random by ``seed``, are smooth AR(1) processes
+    ``s_t = phi * s_(t-1) + e_t`` scaled to unit variance; call them ``a, b, c`` in
+    column order. The other ``n_series - 3`` columns are Gaussian white noise with
+    standard deviation ``noise_scale``: loud sensors that carry nothing about the
+    target. The target reads ``a`` now, ``b`` one step back and ``c`` two steps back,
+    through a nonlinearity, plus Gaussian noise::
+
+        y_t = a_t + tanh(1.5 * b_(t-1)) + 0.5 * c_(t-2) * |a_t| + target_noise * eps_t
+
+    Returns a :class:`DrivingSeries`.
+    """
+    _check_n(n_steps, "n_steps")
+    if not isinstance(n_series, int) or isinstance(n_series, bool) or n_series < 4:
+        raise ValueError(f"n_series must be an int >= 4 (three relevant + noise), got {n_series!r}")
+    if not 0.0 <= phi < 1.0:
+        raise ValueError(f"phi must be in [0, 1) for a stationary series, got {phi!r}")
+    if noise_scale < 0 or target_noise < 0:
+        raise ValueError("noise_scale and target_noise must be >= 0")
+    g = _generator(seed)
+    relevant = torch.randperm(n_series, generator=g)[:3].sort().values
+    burn, lags = 50, (0, 1, 2)
+    total = n_steps + burn + max(lags)
+    eps = torch.randn(total, 3, generator=g, dtype=torch.float64)
+    s = torch.zeros(total, 3, dtype=torch.float64)
+    for t in range(1, total):
+        s[t] = phi * s[t - 1] + eps[t]
+    s = s[burn:]
+    s = (s - s.mean(0)) / s.std(0)  # unit variance, mean 0
+    a, b, c = s.T
+    lag_a, lag_b, lag_c = lags
+    now = slice(max(lags), None)
+    a_now = a[max(lags) - lag_a :]
+    b_lag = b[max(lags) - lag_b : len(b) - lag_b]
+    c_lag = c[max(lags) - lag_c : len(c) - lag_c]
+    y = a_now + torch.tanh(1.5 * b_lag) + 0.5 * c_lag * a_now.abs()
+    y = y + target_noise * torch.randn(n_steps, generator=g, dtype=torch.float64)
+    x = noise_scale * torch.randn(n_steps, n_series, generator=g, dtype=torch.float64)
+    x[:, relevant] = s[now]
+    return DrivingSeries(x.float(), y.float(), relevant, lags)

@@ -24,6 +24,7 @@ from dlbook.checks.ch19 import *  # noqa: F403
 from dlbook.checks.ch20 import *  # noqa: F403
 from dlbook.checks.ch21 import *  # noqa: F403
 from dlbook.checks.ch22 import *  # noqa: F403
+from dlbook.checks.ch23 import *  # noqa: F403
 from dlbook.checks.ch24 import *  # noqa: F403
 from dlbook.checks.ch25 import *  # noqa: F403
 from dlbook.checks.ch26 import *  # noqa: F403
