@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 import torch
 
 from dlbook.checks import (
     CheckError,
     NotImplementedYet,
-    check_contiguous_strides,
     check_pairwise_sq_distances,
+    check_softmax_any_dim,
 )
 
 # --- check_pairwise_sq_distances ------------------------------------------------------
@@ -96,62 +93,59 @@ def test_pairwise_not_implemented_and_bad_input() -> None:
         check_pairwise_sq_distances(lambda X, Y: X[:, 99])
 
 
-# --- check_contiguous_strides ----------------------------------------------------------
+# --- check_softmax_any_dim ------------------------------------------------------------
 
 
-def strides_loop(shape):
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= size
-    return tuple(reversed(strides))
+def softmax_shifted(x, dim):
+    e = (x - x.amax(dim=dim, keepdim=True)).exp()
+    return e / e.sum(dim=dim, keepdim=True)
 
 
-def strides_prod(shape):
-    return [math.prod(shape[i + 1 :]) for i in range(len(shape))]  # a list is fine too
+def softmax_logsumexp(x, dim):
+    return (x - torch.logsumexp(x, dim=dim, keepdim=True)).exp()
 
 
-def strides_numpy(shape):
-    if not shape:
-        return ()
-    return tuple(int(s) for s in np.cumprod((list(shape[1:]) + [1])[::-1])[::-1])
+def softmax_moved_axis(x, dim):
+    """Move `dim` last, work on rows, move it back."""
+    y = x.movedim(dim, -1)
+    y = y - y.max(dim=-1, keepdim=True).values
+    y = y.exp() / y.exp().sum(dim=-1, keepdim=True)
+    return y.movedim(-1, dim)
 
 
-@pytest.mark.parametrize("fn", [strides_loop, strides_prod, strides_numpy])
-def test_strides_accepts_correct_implementations(fn, capsys) -> None:
-    check_contiguous_strides(fn)
-    assert capsys.readouterr().out.startswith("✓ check_contiguous_strides: all 7 cases passed")
+@pytest.mark.parametrize("fn", [softmax_shifted, softmax_logsumexp, softmax_moved_axis])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_softmax_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_softmax_any_dim.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
+    "wrong, hint",
     [
-        (lambda s: tuple(math.prod(s[:i]) for i in range(len(s))), "column-major"),
-        (lambda s: tuple(math.prod(s[i:]) for i in range(len(s))), "not its own size too"),
-        (lambda s: tuple(reversed(strides_loop(s))), "reverse order"),
+        (lambda x, d: x.exp() / x.exp().sum(dim=d, keepdim=True), "exp overflows"),
+        (lambda x, d: softmax_shifted(x.flatten(), 0).reshape(x.shape), "whole tensor"),
+        (lambda x, d: softmax_shifted(x, -1), "not always the last one"),
+        (lambda x, d: (x - x.max()).exp() / (x - x.max()).exp().sum(dim=d), "keep the reduced"),
     ],
-    ids=["column-major", "inclusive-product", "reversed"],
 )
-def test_strides_names_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_contiguous_strides(wrong)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_softmax_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_softmax_any_dim.verify(wrong, seed=seed)
+    assert not verdict.passed
+    assert hint in verdict.message
 
 
-def test_strides_wrong_length_and_scalar() -> None:
-    with pytest.raises(CheckError, match="expected 3 items, got 2"):
-        check_contiguous_strides(lambda s: strides_loop(s)[1:])
-    # forgets the scalar case: returns (1,) for shape ()
-    with pytest.raises(CheckError, match="a scalar"):
-        check_contiguous_strides(lambda s: strides_loop(s) or (1,))
+def test_softmax_hints_do_not_give_the_code() -> None:
+    for text in [check_softmax_any_dim.hint, *check_softmax_any_dim.mistakes]:
+        assert "amax" not in text and "keepdim=True" not in text and ".exp()" not in text
 
 
-def test_strides_not_implemented_and_bad_input() -> None:
-    def blank(shape):
-        raise NotImplementedError()
+def test_softmax_not_implemented_and_bad_input() -> None:
+    def blank(x, dim):
+        raise NotImplementedError
 
     with pytest.raises(NotImplementedYet):
-        check_contiguous_strides(blank)
-    with pytest.raises(CheckError, match="got None"):
-        check_contiguous_strides(None)
-    with pytest.raises(CheckError, match="something callable"):
-        check_contiguous_strides((12, 4, 1))
+        check_softmax_any_dim(blank)
+    with pytest.raises(CheckError, match="expected your function"):
+        check_softmax_any_dim(None)

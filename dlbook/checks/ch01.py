@@ -1,14 +1,12 @@
-"""Exercise checks of chapter 01 (Tensors): broadcasting and memory layout."""
+"""Exercise checks of chapter 01 (Tensors): broadcasting, and reductions along a dimension."""
 
 from __future__ import annotations
-
-import math
 
 import torch
 
 from dlbook.checks._core import Case, Check
 
-__all__ = ["check_pairwise_sq_distances", "check_contiguous_strides"]
+__all__ = ["check_pairwise_sq_distances", "check_softmax_any_dim"]
 
 
 # --- Exercise: pairwise squared distances --------------------------------------------
@@ -71,58 +69,66 @@ check_pairwise_sq_distances = Check(
 )
 
 
-# --- Exercise: strides of a contiguous tensor ---------------------------------------------
+# --- Exercise 2: a softmax along any dimension, stable for large inputs --------------
 
 
-def _strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Reference: what PyTorch gives a freshly created tensor of this shape."""
-    return tuple(torch.empty(shape).stride())
+def _softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Reference: exp of the values shifted by their maximum along ``dim``, normalised."""
+    x64 = x.double()
+    e = (x64 - x64.amax(dim=dim, keepdim=True)).exp()
+    return (e / e.sum(dim=dim, keepdim=True)).to(x.dtype)
 
 
-def _column_major(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(math.prod(shape[:i]) for i in range(len(shape)))
+def _naive(x, dim):
+    e = x.double().exp()
+    return (e / e.sum(dim=dim, keepdim=True)).to(x.dtype)
 
 
-def _inclusive(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(math.prod(shape[i:]) for i in range(len(shape)))
+def _whole_tensor(x, dim):
+    e = (x.double() - x.double().max()).exp()
+    return (e / e.sum()).to(x.dtype)
 
 
-def _reversed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(reversed(_strides(shape)))
+def _last_dim(x, dim):
+    return _softmax(x, -1)
 
 
-def _strides_cases(g: torch.Generator) -> list[Case]:
-    fixed = [(2, 3, 4), (5,), (), (3, 1, 2), (4, 7), (2, 3, 4, 5)]
-    names = [
-        "shape (2, 3, 4)",
-        "shape (5,)",
-        "a scalar, shape ()",
-        "shape (3, 1, 2) with a size-1 dimension",
-        "shape (4, 7)",
-        "shape (2, 3, 4, 5)",
+def _softmax_cases(g: torch.Generator) -> list[Case]:
+    def randn(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return scale * torch.randn(*shape, generator=g)
+
+    big = randn(3, 5, scale=10.0) + 1000.0  # exp(1000) overflows in any float type
+    return [
+        Case("a (4, 6) matrix, along the rows' entries (dim=1)", (randn(4, 6), 1)),
+        Case("the same kind of matrix along dim=0 (each column sums to 1)", (randn(5, 3), 0)),
+        Case("a negative dim: (2, 3, 4) along dim=-1", (randn(2, 3, 4), -1)),
+        Case("the middle dimension of a (2, 5, 3) tensor", (randn(2, 5, 3), 1)),
+        Case("large values near 1000 (naive exp overflows)", (big, 1)),
+        Case("very negative values near -1000 (naive exp underflows to 0)", (-big, 0)),
+        Case("a vector of 7 values, dim=0", (randn(7, scale=3.0), 0)),
     ]
-    cases = [Case(n, (s,)) for n, s in zip(names, fixed, strict=True)]
-    drawn = tuple(int(v) for v in torch.randint(1, 6, (3,), generator=g))  # no table of answers
-    return [*cases, Case(f"shape {drawn}", (drawn,))]
 
 
-check_contiguous_strides = Check(
-    name="check_contiguous_strides",
-    cases=_strides_cases,
-    reference=_strides,
-    hint=(
-        "the last dimension has stride 1; each other stride is the product of the sizes "
-        "to its right. Return one int per dimension."
-    ),
+check_softmax_any_dim = Check(
+    name="check_softmax_any_dim",
+    cases=_softmax_cases,
+    reference=_softmax,
+    hint="reduce along `dim` only and keep that dimension (size 1) so the result broadcasts "
+    "back; exp of large numbers overflows, and a softmax does not change when you subtract "
+    "the same number from every value it normalises together.",
     mistakes={
-        "that is column-major (Fortran) order: in PyTorch the LAST dimension has stride 1, "
-        "and strides are products of the sizes to the RIGHT.": _column_major,
-        "each stride multiplies the sizes strictly to its right, not its own size too "
-        "(the last stride is 1).": _inclusive,
-        "the strides come out in reverse order: the first entry belongs to the first dimension.": _reversed,
+        "exp overflows (or underflows) for large inputs: a softmax is unchanged when the same "
+        "number is subtracted from all the values of one slice; use that.": _naive,
+        "normalise along `dim` only, not over the whole tensor.": _whole_tensor,
+        "use the dimension you are given, not always the last one.": _last_dim,
     },
-    doc="""Check ``fn(shape)`` -> the row-major strides (in elements) of a contiguous tensor.
-
-    Sizes are positive; a list or ``torch.Size`` is as good as a tuple.
-    """,
+    error_hints={
+        "must match the size of tensor": "keep the reduced dimension (size 1) so that the "
+        "sums line up with the slices they belong to when broadcasting.",
+    },
+    atol=1e-4,  # float32 near 1000 keeps only ~1e-4 of absolute precision
+    rtol=1e-4,
+    success="Same as torch.softmax(x, dim), also where exp overflows.",
+    doc="""Check ``fn(x, dim) -> softmax of x along dim``: non-negative, summing to 1 along
+    ``dim``, finite for inputs of any size.""",
 )
