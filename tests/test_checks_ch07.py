@@ -111,6 +111,10 @@ def adam_with_l2_via_torch(param, grad, m, v, t, lr, betas, eps, weight_decay):
         (_adamw_variant(correct=False), "correction of that bias"),
         (_adamw_variant(eps_inside=True), "eps after the square root"),
         (_adamw_variant(hat=True), "moving averages themselves"),
+        (
+            lambda p, g, m, v, t, *rest: adamw_textbook(p, g, m, v, t + 1, *rest),
+            "number of this step",
+        ),
     ],
 )
 @pytest.mark.parametrize("seed", SEEDS)
@@ -210,6 +214,10 @@ def _amsgrad_variant(*, corrected_max=False, use_max=True, correct_max=True, sta
         (_amsgrad_variant(use_max=False), "never shrinks"),
         (_amsgrad_variant(correct_max=False), "still needs the bias correction"),
         (_amsgrad_variant(stale=True), "include this step's average"),
+        (
+            lambda p, g, m, v, vm, t, *rest: amsgrad_textbook(p, g, m, v, vm, t + 1, *rest),
+            "number of this step",
+        ),
     ],
 )
 @pytest.mark.parametrize("seed", SEEDS)

@@ -176,7 +176,7 @@ check_softmax_backward = Check(
     mistakes=_SOFTMAX_MISTAKES,
     atol=1e-6,
     rtol=1e-5,
-    success="The same dL/dZ as autograd through torch.softmax, without the Jacobian matrix.",
+    success="The same dL/dZ as autograd through torch.softmax.",
     doc="""Check ``fn(dP, Z) -> dZ``: the gradient with respect to the logits ``Z`` of a
 loss, given ``dP`` = dL/dP for ``P = softmax(Z)`` over the last dimension.""",
 )

@@ -37,6 +37,7 @@ def _adamw(
     correct: bool = True,
     eps_inside: bool = False,
     return_hat: bool = False,
+    t_shift: int = 0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """AdamW's step, with switches that reproduce the usual mistakes (defaults: the reference)."""
     b1, b2 = betas
@@ -44,6 +45,7 @@ def _adamw(
         grad = grad + weight_decay * param
     m = b1 * m + (1 - b1) * grad
     v = b2 * v + (1 - b2) * grad * grad
+    t = t + t_shift
     m_hat, v_hat = (m / (1 - b1**t), v / (1 - b2**t)) if correct else (m, v)
     denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
     step = lr * m_hat / denom
@@ -112,6 +114,8 @@ _ADAMW_MISTAKES: dict[str, Callable] = {
     ),
     "the state to return is the moving averages themselves; their corrected versions "
     "are recomputed at every step.": lambda *a: _adamw(*a, return_hat=True),
+    "t is already the number of this step (1 at the first step): do not count it "
+    "once more.": lambda *a: _adamw(*a, t_shift=1),
 }
 
 
@@ -150,13 +154,14 @@ def _amsgrad(
     use_max: bool = True,
     correct_max: bool = True,
     stale_max: bool = False,
+    t_shift: int = 0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """AMSGrad's step as torch.optim.Adam(amsgrad=True) takes it, with mistake switches."""
     b1, b2 = betas
     v_old = v
     m = b1 * m + (1 - b1) * grad
     v = b2 * v + (1 - b2) * grad * grad
-    bc1, bc2 = 1 - b1**t, 1 - b2**t
+    bc1, bc2 = 1 - b1 ** (t + t_shift), 1 - b2 ** (t + t_shift)
     if max_of == "corrected":  # the maximum of the bias-corrected averages
         new_max = torch.maximum(v_max, v / bc2)
         second = new_max
@@ -207,6 +212,8 @@ _AMSGRAD_MISTAKES: dict[str, Callable] = {
     "the maximum still needs the bias correction of the second moment when it is "
     "used in the step.": lambda *a: _amsgrad(*a, correct_max=False),
     "the maximum must include this step's average.": lambda *a: _amsgrad(*a, stale_max=True),
+    "t is already the number of this step (1 at the first step): do not count it "
+    "once more.": lambda *a: _amsgrad(*a, t_shift=1),
 }
 
 
