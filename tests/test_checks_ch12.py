@@ -165,5 +165,3 @@ def test_wrong_return_types_are_explained() -> None:
         check_receptive_field(lambda layers: None)
     with pytest.raises(CheckError, match="whole number"):
         check_receptive_field(lambda layers: (rf_forward(layers), 1))
-
-

@@ -103,8 +103,8 @@ _MISTAKES: dict[str, Callable] = {
     "of the same size.": lambda layers: _rf(layers, use_dilation=False),
     "a layer's own stride does not spread the taps of its own kernel; it only affects the "
     "layers that come after it.": lambda layers: _rf(layers, own_stride=True),
-    "count the span of a dilated kernel again, from its first tap to its last.": lambda layers: (
-        _rf(layers, span="product")
+    "count the span of a dilated kernel again, from its first tap to its last.": lambda layers: _rf(
+        layers, span="product"
     ),
     "your count is one pixel short: before any layer, one unit sees exactly one pixel.": (
         lambda layers: _rf(layers, start=0)
