@@ -8,48 +8,88 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.checks import CheckError, NotImplementedYet, check_adam_step, check_momentum_step
+from dlbook.checks import CheckError, NotImplementedYet, check_adamw_step, check_amsgrad_step
 
-# --- check_adam_step -----------------------------------------------------------
+SEEDS = [0, 1, 5]
+
+# --- check_adamw_step --------------------------------------------------------------
 
 
-def adam_textbook(param, grad, m, v, t, lr, betas, eps):
+def adamw_textbook(param, grad, m, v, t, lr, betas, eps, weight_decay):
     beta1, beta2 = betas
+    shrunk = param * (1 - lr * weight_decay)
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * grad**2
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return shrunk - lr * m_hat / (v_hat.sqrt() + eps), m, v
 
 
-def adam_torch_order(param, grad, m, v, t, lr, betas, eps):
-    """PyTorch's arrangement: lerp for m, step size folded with the first correction."""
+def adamw_torch_order(param, grad, m, v, t, lr, betas, eps, weight_decay):
+    """PyTorch's arrangement: lerp, the first correction folded into the step size."""
     beta1, beta2 = betas
+    p = param - lr * weight_decay * param
     m = m.lerp(grad, 1 - beta1)
     v = v * beta2 + (1 - beta2) * grad * grad
-    step_size = lr / (1 - beta1**t)
     denom = v.sqrt() / math.sqrt(1 - beta2**t) + eps
-    return param - step_size * m / denom, m, v
+    return p - lr / (1 - beta1**t) * m / denom, m, v
 
 
-def adam_numpy_loop(param, grad, m, v, t, lr, betas, eps):
-    """Element by element through NumPy, returning new tensors."""
-    p, g, m0, v0 = (x.numpy().reshape(-1) for x in (param, grad, m, v))
-    out_p, out_m, out_v = np.empty_like(p), np.empty_like(p), np.empty_like(p)
-    for i in range(p.size):
-        out_m[i] = betas[0] * m0[i] + (1 - betas[0]) * g[i]
-        out_v[i] = betas[1] * v0[i] + (1 - betas[1]) * g[i] * g[i]
-        mh = out_m[i] / (1 - betas[0] ** t)
-        vh = out_v[i] / (1 - betas[1] ** t)
-        out_p[i] = p[i] - lr * mh / (math.sqrt(vh) + eps)
-    shape = param.shape
-    return tuple(torch.from_numpy(a.reshape(shape)) for a in (out_p, out_m, out_v))
-
-
-def adam_via_torch_optim(param, grad, m, v, t, lr, betas, eps):
-    """Let torch.optim.Adam itself take the step, after loading the state."""
+def adamw_via_torch_optim(param, grad, m, v, t, lr, betas, eps, weight_decay):
     p = param.clone().requires_grad_(True)
-    opt = torch.optim.Adam([p], lr=lr, betas=betas, eps=eps)
+    opt = torch.optim.AdamW([p], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    p.grad = grad.clone()
+    opt.state[p] = {
+        "step": torch.tensor(float(t - 1)),
+        "exp_avg": m.clone(),
+        "exp_avg_sq": v.clone(),
+    }
+    opt.step()
+    return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+
+
+def adamw_numpy(param, grad, m, v, t, lr, betas, eps, weight_decay):
+    p, g, m0, v0 = (x.numpy() for x in (param, grad, m, v))
+    m1 = betas[0] * m0 + (1 - betas[0]) * g
+    v1 = betas[1] * v0 + (1 - betas[1]) * np.square(g)
+    step = lr * (m1 / (1 - betas[0] ** t)) / (np.sqrt(v1 / (1 - betas[1] ** t)) + eps)
+    return p - lr * weight_decay * p - step, m1, v1
+
+
+@pytest.mark.parametrize(
+    "fn", [adamw_textbook, adamw_torch_order, adamw_via_torch_optim, adamw_numpy]
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adamw_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_adamw_step.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
+
+
+def _adamw_variant(*, coupled=False, decay="before", correct=True, eps_inside=False, hat=False):
+    def fn(param, grad, m, v, t, lr, betas, eps, weight_decay):
+        b1, b2 = betas
+        if coupled:
+            grad = grad + weight_decay * param
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad**2
+        mh, vh = (m / (1 - b1**t), v / (1 - b2**t)) if correct else (m, v)
+        step = lr * mh / (torch.sqrt(vh + eps) if eps_inside else vh.sqrt() + eps)
+        if coupled or decay == "none":
+            new = param - step
+        elif decay == "before":
+            new = param - lr * weight_decay * param - step
+        elif decay == "after":
+            new = (param - step) * (1 - lr * weight_decay)
+        else:
+            new = param * (1 - weight_decay) - step
+        return (new, mh, vh) if hat else (new, m, v)
+
+    return fn
+
+
+def adam_with_l2_via_torch(param, grad, m, v, t, lr, betas, eps, weight_decay):
+    """torch.optim.Adam's weight_decay: the coupled L2 version."""
+    p = param.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     p.grad = grad.clone()
     opt.state[p] = {
         "step": torch.tensor(float(t - 1)),
@@ -61,122 +101,104 @@ def adam_via_torch_optim(param, grad, m, v, t, lr, betas, eps):
 
 
 @pytest.mark.parametrize(
-    "fn", [adam_textbook, adam_torch_order, adam_numpy_loop, adam_via_torch_optim]
-)
-def test_adam_accepts_correct_implementations(fn, capsys) -> None:
-    check_adam_step(fn)
-    assert "✓ check_adam_step" in capsys.readouterr().out
-
-
-def _adam_variant(
-    *, correct=True, shift=0, eps_inside=False, return_hat=False, swap=False, sign=-1.0
-):
-    def fn(param, grad, m, v, t, lr, betas, eps):
-        b1, b2 = (betas[1], betas[0]) if swap else betas
-        m = b1 * m + (1 - b1) * grad
-        v = b2 * v + (1 - b2) * grad**2
-        if correct:
-            m_hat, v_hat = m / (1 - b1 ** (t + shift)), v / (1 - b2 ** (t + shift))
-        else:
-            m_hat, v_hat = m, v
-        denom = torch.sqrt(v_hat + eps) if eps_inside else torch.sqrt(v_hat) + eps
-        new = param + sign * lr * m_hat / denom
-        return (new, m_hat, v_hat) if return_hat else (new, m, v)
-
-    return fn
-
-
-@pytest.mark.parametrize(
     "wrong, hint",
     [
-        (_adam_variant(correct=False), "skipped the bias correction"),
-        (_adam_variant(eps_inside=True), "eps goes outside the square root"),
-        (_adam_variant(shift=-1), "not 1 - beta**(t - 1)"),
-        (_adam_variant(shift=1), "not 1 - beta**(t + 1)"),
-        (_adam_variant(return_hat=True), "not the bias-corrected m_hat and v_hat"),
-        (_adam_variant(swap=True), "beta1 belongs to the gradient average m"),
-        (_adam_variant(sign=1.0), "the step goes against the gradient"),
+        (_adamw_variant(coupled=True), "decay is decoupled"),
+        (adam_with_l2_via_torch, "decay is decoupled"),
+        (_adamw_variant(decay="none"), "independently of the gradient"),
+        (_adamw_variant(decay="unscaled"), "depends on the learning rate"),
+        (_adamw_variant(decay="after"), "at the start of this step"),
+        (_adamw_variant(correct=False), "correction of that bias"),
+        (_adamw_variant(eps_inside=True), "eps after the square root"),
+        (_adamw_variant(hat=True), "moving averages themselves"),
     ],
 )
-def test_adam_rejects_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match="check_adam_step: case") as info:
-        check_adam_step(wrong)
-    assert hint in str(info.value)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adamw_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_adamw_step.verify(wrong, seed=seed)
+    assert not verdict.passed
+    assert hint in verdict.message
 
 
-def test_adam_rejects_in_place_updates() -> None:
-    def in_place(param, grad, m, v, t, lr, betas, eps):
+def test_adamw_rejects_in_place_updates() -> None:
+    def in_place(param, grad, m, v, t, lr, betas, eps, weight_decay):
         m.mul_(betas[0]).add_((1 - betas[0]) * grad)
         v.mul_(betas[1]).add_((1 - betas[1]) * grad * grad)
         step = lr * (m / (1 - betas[0] ** t)) / ((v / (1 - betas[1] ** t)).sqrt() + eps)
-        return param - step, m, v
+        return param * (1 - lr * weight_decay) - step, m, v
 
     with pytest.raises(CheckError, match="changed its input in place"):
-        check_adam_step(in_place)
+        check_adamw_step(in_place)
 
 
-def test_adam_unknown_error_gets_generic_hint() -> None:
+def test_adamw_unknown_error_gets_generic_hint() -> None:
     def scaled(*args):
-        p, m, v = adam_textbook(*args)
+        p, m, v = adamw_textbook(*args)
         return p * 1.01, m, v
 
-    with pytest.raises(CheckError, match="four equations of section 5"):
-        check_adam_step(scaled)
+    with pytest.raises(CheckError, match="separate shrinking"):
+        check_adamw_step(scaled)
 
 
-def test_adam_wrong_return_shape_is_reported() -> None:
-    with pytest.raises(CheckError, match="expected a tuple of 3 items"):
-        check_adam_step(lambda *a: adam_textbook(*a)[0])
+# --- check_amsgrad_step ------------------------------------------------------------
 
 
-# --- check_momentum_step -------------------------------------------------------
+def amsgrad_textbook(param, grad, m, v, v_max, t, lr, betas, eps):
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    v_max = torch.maximum(v_max, v)
+    m_hat, v_max_hat = m / (1 - beta1**t), v_max / (1 - beta2**t)
+    return param - lr * m_hat / (v_max_hat.sqrt() + eps), m, v, v_max
 
 
-def momentum_textbook(param, grad, buf, lr, momentum, nesterov):
-    buf = momentum * buf + grad
-    direction = grad + momentum * buf if nesterov else buf
-    return param - lr * direction, buf
-
-
-def momentum_via_torch_optim(param, grad, buf, lr, momentum, nesterov):
-    """torch.optim.SGD takes the step; a zero buffer is torch's 'no buffer yet'."""
+def amsgrad_via_torch_optim(param, grad, m, v, v_max, t, lr, betas, eps):
     p = param.clone().requires_grad_(True)
-    opt = torch.optim.SGD([p], lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
+    opt = torch.optim.Adam([p], lr=lr, betas=betas, eps=eps, amsgrad=True)
     p.grad = grad.clone()
-    if momentum > 0:
-        opt.state[p] = {"momentum_buffer": buf.clone()}
+    opt.state[p] = {
+        "step": torch.tensor(float(t - 1)),
+        "exp_avg": m.clone(),
+        "exp_avg_sq": v.clone(),
+        "max_exp_avg_sq": v_max.clone(),
+    }
     opt.step()
-    new_buf = opt.state[p]["momentum_buffer"] if momentum > 0 else grad.clone()
-    return p.detach(), new_buf
+    s = opt.state[p]
+    return p.detach(), s["exp_avg"], s["exp_avg_sq"], s["max_exp_avg_sq"]
 
 
-def momentum_expanded(param, grad, buf, lr, momentum, nesterov):
-    """Nesterov written out as (1 + mu) * g + mu^2 * b_old."""
-    new_buf = grad.clone()
-    new_buf = new_buf + momentum * buf
-    if nesterov:
-        step = (1 + momentum) * grad + momentum**2 * buf
-    else:
-        step = new_buf
-    return param.clone() - lr * step, new_buf
+def amsgrad_where(param, grad, m, v, v_max, t, lr, betas, eps):
+    """torch.where instead of maximum; the corrections as square roots."""
+    b1, b2 = betas
+    m = m + (1 - b1) * (grad - m)
+    v = b2 * v + (1 - b2) * grad * grad
+    v_max = torch.where(v > v_max, v, v_max)
+    denom = v_max.sqrt() / math.sqrt(1 - b2**t) + eps
+    return param - (lr / (1 - b1**t)) * m / denom, m, v, v_max
 
 
-@pytest.mark.parametrize("fn", [momentum_textbook, momentum_via_torch_optim, momentum_expanded])
-def test_momentum_accepts_correct_implementations(fn, capsys) -> None:
-    check_momentum_step(fn)
-    assert "✓ check_momentum_step" in capsys.readouterr().out
+@pytest.mark.parametrize("fn", [amsgrad_textbook, amsgrad_via_torch_optim, amsgrad_where])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_amsgrad_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_amsgrad_step.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
 
 
-def _momentum_variant(*, damp=False, plain=False, ignore_nesterov=False, no_grad=False, sign=-1.0):
-    def fn(param, grad, buf, lr, momentum, nesterov):
-        buf = momentum * buf + ((1 - momentum) * grad if damp else grad)
-        if plain:
-            direction = grad
-        elif nesterov and not ignore_nesterov:
-            direction = momentum * buf if no_grad else grad + momentum * buf
+def _amsgrad_variant(*, corrected_max=False, use_max=True, correct_max=True, stale=False):
+    def fn(param, grad, m, v, v_max, t, lr, betas, eps):
+        b1, b2 = betas
+        v_old = v
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad**2
+        bc2 = 1 - b2**t
+        if corrected_max:
+            v_max = torch.maximum(v_max, v / bc2)
+            second = v_max
         else:
-            direction = buf
-        return param + sign * lr * direction, buf
+            v_max = torch.maximum(v_max, v_old if stale else v)
+            second = v_max / bc2 if correct_max else v_max
+            second = second if use_max else v / bc2
+        return param - lr * (m / (1 - b1**t)) / (second.sqrt() + eps), m, v, v_max
 
     return fn
 
@@ -184,33 +206,34 @@ def _momentum_variant(*, damp=False, plain=False, ignore_nesterov=False, no_grad
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (_momentum_variant(plain=True), "not the raw gradient"),
-        (_momentum_variant(damp=True), "no (1 - momentum)"),
-        (_momentum_variant(ignore_nesterov=True), "your step equals classic momentum"),
-        (_momentum_variant(no_grad=True), "the gradient term is missing"),
-        (_momentum_variant(sign=1.0), "not param + lr * direction"),
+        (_amsgrad_variant(corrected_max=True), "maximum of corrected values"),
+        (_amsgrad_variant(use_max=False), "never shrinks"),
+        (_amsgrad_variant(correct_max=False), "still needs the bias correction"),
+        (_amsgrad_variant(stale=True), "include this step's average"),
     ],
 )
-def test_momentum_rejects_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match="check_momentum_step: case") as info:
-        check_momentum_step(wrong)
-    assert hint in str(info.value)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_amsgrad_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_amsgrad_step.verify(wrong, seed=seed)
+    assert not verdict.passed
+    assert hint in verdict.message
 
 
-def test_momentum_rejects_in_place_buffer_update() -> None:
-    def in_place(param, grad, buf, lr, momentum, nesterov):
-        buf.mul_(momentum).add_(grad)
-        direction = grad + momentum * buf if nesterov else buf
-        return param - lr * direction, buf
-
-    with pytest.raises(CheckError, match="changed its input in place"):
-        check_momentum_step(in_place)
+def test_amsgrad_wrong_return_shape_is_reported() -> None:
+    with pytest.raises(CheckError, match="expected 4 items"):
+        check_amsgrad_step(lambda *a: amsgrad_textbook(*a)[:3])
 
 
 # --- behaviour shared by both checks -------------------------------------------
 
 
-@pytest.mark.parametrize("check", [check_adam_step, check_momentum_step])
+def test_hints_never_state_a_formula() -> None:
+    for check in (check_adamw_step, check_amsgrad_step):
+        for text in [check.hint, *check.mistakes]:
+            assert "**" not in text and "sqrt(" not in text and " * " not in text
+
+
+@pytest.mark.parametrize("check", [check_adamw_step, check_amsgrad_step])
 def test_not_implemented_is_reported(check) -> None:
     def todo(*args):
         raise NotImplementedError()
@@ -219,14 +242,14 @@ def test_not_implemented_is_reported(check) -> None:
         check(todo)
 
 
-@pytest.mark.parametrize("check", [check_adam_step, check_momentum_step])
+@pytest.mark.parametrize("check", [check_adamw_step, check_amsgrad_step])
 @pytest.mark.parametrize("bad", [None, 3.0, "adam"])
 def test_bad_candidates_get_a_clear_message(check, bad) -> None:
     with pytest.raises(CheckError, match="expected your function"):
         check(bad)
 
 
-@pytest.mark.parametrize("check", [check_adam_step, check_momentum_step])
+@pytest.mark.parametrize("check", [check_adamw_step, check_amsgrad_step])
 def test_a_crashing_function_is_reported_with_its_case(check) -> None:
     def crash(*args):
         raise ValueError("boom")

@@ -1,202 +1,225 @@
-"""The exercise checks of chapter 09 accept correct code and reject the typical mistakes."""
+"""Unit tests of chapter 9's exercise checks (dlbook/checks/ch09.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from dlbook.checks import (
     CheckError,
     NotImplementedYet,
-    check_batchnorm_train,
-    check_inverted_dropout,
+    check_batchnorm_backward,
+    check_early_stopping,
 )
 
-# --- check_batchnorm_train ---------------------------------------------------------------
+SEEDS = [0, 1, 2]
+
+# --- check_batchnorm_backward -----------------------------------------------------------
 
 
-def bn_manual(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=0)
-    var = ((x - mean) ** 2).mean(dim=0)
-    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+def bn_backward_compact(dout, x, gamma, eps=1e-5):
+    mean = x.mean(0)
+    inv_std = (x.var(0, correction=0) + eps).rsqrt()
+    x_hat = (x - mean) * inv_std
+    g = dout * gamma
+    dx = inv_std * (g - g.mean(0) - x_hat * (g * x_hat).mean(0))
+    return dx, (dout * x_hat).sum(0), dout.sum(0)
 
 
-def bn_torch_functional(x, gamma, beta, eps=1e-5):
-    """PyTorch's own batch norm in training mode (no running statistics)."""
-    return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+def bn_backward_staged(dout, x, gamma, eps=1e-5):
+    """Node by node, as on a computational graph."""
+    n = x.shape[0]
+    mu = x.sum(0) / n
+    xc = x - mu
+    var = (xc**2).sum(0) / n
+    std = torch.sqrt(var + eps)
+    x_hat = xc / std
+    dx_hat = dout * gamma
+    dstd = -(dx_hat * xc).sum(0) / std**2
+    dvar = dstd / (2 * std)
+    dxc = dx_hat / std + 2 * xc * dvar / n
+    dmu = -dxc.sum(0)
+    return dxc + dmu / n, (dout * x_hat).sum(0), dout.sum(0)
 
 
-def bn_loops(x, gamma, beta, eps=1e-5):
-    n, c = x.shape
-    out = torch.empty_like(x)
-    for j in range(c):
-        col = x[:, j]
-        mu = sum(col[i] for i in range(n)) / n
-        var = sum((col[i] - mu) ** 2 for i in range(n)) / n
-        out[:, j] = gamma[j] * (col - mu) / (var + eps) ** 0.5 + beta[j]
-    return out
+def bn_backward_autograd(dout, x, gamma, eps=1e-5):
+    x = x.detach().clone().requires_grad_(True)
+    gamma = gamma.detach().clone().requires_grad_(True)
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    y = torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+    return torch.autograd.grad(y, (x, gamma, beta), grad_outputs=dout)
 
 
-def bn_rsqrt_var_mean(x, gamma, beta, eps=1e-5):
-    var, mean = torch.var_mean(x, dim=0, unbiased=False, keepdim=True)
-    return (x - mean) * torch.rsqrt(var + eps) * gamma + beta
-
-
-def bn_numpy(x, gamma, beta, eps=1e-5):
-    a = x.numpy()
-    out = (a - a.mean(0)) / np.sqrt(a.var(0) + eps) * gamma.numpy() + beta.numpy()
-    return torch.from_numpy(out)
+def bn_backward_numpy(dout, x, gamma, eps=1e-5):
+    d, xx, g = (t.numpy() for t in (dout, x, gamma))
+    x_hat = (xx - xx.mean(0)) / np.sqrt(xx.var(0) + eps)
+    dxh = d * g
+    dx = (dxh - dxh.mean(0) - x_hat * (dxh * x_hat).mean(0)) / np.sqrt(xx.var(0) + eps)
+    return dx, (d * x_hat).sum(0), d.sum(0)
 
 
 @pytest.mark.parametrize(
-    "fn", [bn_manual, bn_torch_functional, bn_loops, bn_rsqrt_var_mean, bn_numpy]
+    "fn", [bn_backward_compact, bn_backward_staged, bn_backward_autograd, bn_backward_numpy]
 )
-def test_batchnorm_accepts_correct_implementations(fn, capsys) -> None:
-    check_batchnorm_train(fn)
-    assert capsys.readouterr().out.startswith("✓ check_batchnorm_train: all 6 cases passed")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bn_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_batchnorm_backward.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
 
 
-def _rows(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=1, keepdim=True)
-    var = x.var(dim=1, keepdim=True, unbiased=False)
-    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+def bn_constant_stats(dout, x, gamma, eps=1e-5):
+    inv_std = (x.var(0, correction=0) + eps).rsqrt()
+    x_hat = (x - x.mean(0)) * inv_std
+    return dout * gamma * inv_std, (dout * x_hat).sum(0), dout.sum(0)
 
 
-def _unbiased(x, gamma, beta, eps=1e-5):
-    return gamma * (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=True) + eps) + beta
+def bn_mean_path_only(dout, x, gamma, eps=1e-5):
+    inv_std = (x.var(0, correction=0) + eps).rsqrt()
+    x_hat = (x - x.mean(0)) * inv_std
+    g = dout * gamma
+    return (g - g.mean(0)) * inv_std, (dout * x_hat).sum(0), dout.sum(0)
 
 
-def _eps_outside(x, gamma, beta, eps=1e-5):
-    return gamma * (x - x.mean(0)) / (x.var(0, unbiased=False).sqrt() + eps) + beta
-
-
-def _no_eps(x, gamma, beta, eps=1e-5):
-    return gamma * (x - x.mean(0)) / x.var(0, unbiased=False).sqrt() + beta
-
-
-def _no_affine(x, gamma, beta, eps=1e-5):
-    return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps)
-
-
-def _swapped(x, gamma, beta, eps=1e-5):
-    return beta * (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) + gamma
+def bn_dgamma_raw(dout, x, gamma, eps=1e-5):
+    dx, _, dbeta = bn_backward_compact(dout, x, gamma, eps)
+    return dx, (dout * x).sum(0), dbeta
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
+    "wrong, hint",
     [
-        (_rows, "normalized each sample"),
-        (_unbiased, "use the biased variance"),
-        (_eps_outside, "eps belongs inside the square root"),
-        (_no_eps, "add eps to the variance"),
-        (_no_affine, "scale by gamma and shift by beta"),
-        (_swapped, "look swapped"),
+        (bn_constant_stats, "every sample's input reaches the loss"),
+        (bn_mean_path_only, "not the one through the variance"),
+        (bn_dgamma_raw, "not \ntimes the raw input"),
     ],
-    ids=["wrong-axis", "unbiased", "eps-outside-sqrt", "no-eps", "no-affine", "swapped"],
 )
-def test_batchnorm_names_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_batchnorm_train(wrong)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bn_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_batchnorm_backward.verify(wrong, seed=seed)
+    assert not verdict.passed
+    assert hint.replace("\n", "") in verdict.message.replace("\n", "")
 
 
-def test_batchnorm_rejects_mutation_and_wrong_shape() -> None:
-    def mutating(x, gamma, beta, eps=1e-5):
-        x -= x.mean(0)  # centring in place changes the caller's tensor
-        return gamma * x / torch.sqrt((x**2).mean(0) + eps) + beta
+def test_bn_rejects_a_missing_dbeta_sum() -> None:
+    def per_sample_dbeta(dout, x, gamma, eps=1e-5):
+        dx, dg, _ = bn_backward_compact(dout, x, gamma, eps)
+        return dx, dg, dout
 
-    with pytest.raises(CheckError, match="changed its input in place"):
-        check_batchnorm_train(mutating)
-    with pytest.raises(CheckError, match=r"shape differs: expected \(8, 3\), got \(3,\)"):
-        check_batchnorm_train(lambda x, gamma, beta, eps=1e-5: bn_manual(x, gamma, beta, eps)[0])
+    assert not check_batchnorm_backward.verify(per_sample_dbeta).passed
 
 
-def test_batchnorm_not_implemented_and_bad_input() -> None:
-    def blank(x, gamma, beta, eps=1e-5):
+# --- check_early_stopping --------------------------------------------------------------
+
+
+def early_loop(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = float("inf"), -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch, bad = loss, epoch, 0
+        else:
+            bad += 1
+            if bad == patience:
+                return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+def early_vectorised(val_losses, patience, min_delta=0.0):
+    """Running minimum with numpy; returns numpy integers."""
+    v = np.asarray(val_losses, dtype=float)
+    best_epoch, best = -1, np.inf
+    last_improvement = -1
+    for epoch in range(len(v)):
+        if v[epoch] < best - min_delta:
+            best, best_epoch, last_improvement = v[epoch], epoch, epoch
+        if epoch - last_improvement >= patience:
+            return np.int64(best_epoch), np.int64(epoch)
+    return np.int64(best_epoch), np.int64(len(v) - 1)
+
+
+@pytest.mark.parametrize("fn", [early_loop, early_vectorised])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_early_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_early_stopping.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
+
+
+def early_ties_count(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = float("inf"), -1, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss <= best - min_delta:
+            best, best_epoch, bad = loss, epoch, 0
+        else:
+            bad += 1
+            if bad == patience:
+                return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+def early_one_late(val_losses, patience, min_delta=0.0):
+    return early_loop(val_losses, patience + 1, min_delta)
+
+
+def early_reset_on_drop(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad, prev = float("inf"), -1, 0, float("inf")
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch, bad = loss, epoch, 0
+        elif loss < prev:
+            bad = 0
+        else:
+            bad += 1
+        prev = loss
+        if bad >= patience:
+            return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+def early_argmin_only(val_losses, patience, min_delta=0.0):
+    best = int(np.argmin(val_losses))
+    return best, min(best + patience, len(val_losses) - 1)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (early_ties_count, "only ties the best"),
+        (early_one_late, "not one epoch later"),
+        (early_reset_on_drop, "only a new best resets"),
+        (early_argmin_only, None),
+    ],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_early_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_early_stopping.verify(wrong, seed=seed)
+    assert not verdict.passed
+    if hint:
+        assert hint in verdict.message
+
+
+# --- shared behaviour ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", [check_batchnorm_backward, check_early_stopping])
+def test_not_implemented_is_reported(check) -> None:
+    def todo(*args, **kwargs):
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedYet, match="not implemented yet"):
-        check_batchnorm_train(blank)
-    with pytest.raises(CheckError, match="got None"):
-        check_batchnorm_train(None)
-    with pytest.raises(CheckError, match="something callable"):
-        check_batchnorm_train(torch.nn.BatchNorm1d(3).weight.detach())
-    with pytest.raises(CheckError, match="raised TypeError"):
-        check_batchnorm_train(lambda x, gamma, beta: bn_manual(x, gamma, beta))  # no eps argument
+        check(todo)
 
 
-# --- check_inverted_dropout --------------------------------------------------------------
+@pytest.mark.parametrize("check", [check_batchnorm_backward, check_early_stopping])
+@pytest.mark.parametrize("bad", [None, 3, "bn"])
+def test_bad_candidates_get_a_clear_message(check, bad) -> None:
+    with pytest.raises(CheckError, match="expected your function"):
+        check(bad)
 
 
-def drop_where(x, mask, p):
-    return torch.where(mask, x / (1 - p), torch.zeros_like(x))
+@pytest.mark.parametrize("check", [check_batchnorm_backward, check_early_stopping])
+def test_a_crashing_function_is_reported_with_its_case(check) -> None:
+    def crash(*args, **kwargs):
+        raise ValueError("boom")
 
-
-def drop_multiply(x, mask, p):
-    return x * mask.to(x.dtype) / (1 - p)
-
-
-def drop_masked_fill(x, mask, p):
-    return (x / (1 - p)).masked_fill(~mask, 0.0)
-
-
-def drop_clone_and_assign(x, mask, p):
-    y = x.clone() / (1 - p)
-    y[~mask] = 0
-    return y
-
-
-@pytest.mark.parametrize("fn", [drop_where, drop_multiply, drop_masked_fill, drop_clone_and_assign])
-def test_dropout_accepts_correct_implementations(fn, capsys) -> None:
-    check_inverted_dropout(fn)
-    assert capsys.readouterr().out.startswith("✓ check_inverted_dropout: all 6 cases passed")
-
-
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (lambda x, mask, p: x * mask, "must be scaled up"),
-        (lambda x, mask, p: x * mask * (1 - p), "divide by \\(1 - p\\) instead"),
-        (lambda x, mask, p: x * mask / p, "not by the drop probability"),
-        (lambda x, mask, p: x * ~mask / (1 - p), "mask True means keep"),
-        (lambda x, mask, p: x / (1 - p), "apply the mask"),
-    ],
-    ids=["no-rescale", "times-keep-prob", "divide-by-p", "flipped-mask", "no-mask"],
-)
-def test_dropout_names_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_inverted_dropout(wrong)
-
-
-def test_dropout_rejects_input_mutation() -> None:
-    def mutating(x, mask, p):
-        x[~mask] = 0  # writes into the caller's tensor
-        x /= 1 - p
-        return x
-
-    with pytest.raises(CheckError, match="changed its input in place"):
-        check_inverted_dropout(mutating)
-
-
-def test_dropout_rejects_a_fresh_random_mask() -> None:
-    """Ignoring the given mask and drawing a new one cannot match the reference."""
-
-    def fresh(x, mask, p):
-        return F.dropout(x, p, training=True)
-
-    torch.manual_seed(0)
-    with pytest.raises(CheckError, match="check_inverted_dropout: case"):
-        check_inverted_dropout(fresh)
-
-
-def test_dropout_not_implemented_and_bad_input() -> None:
-    def blank(x, mask, p):
-        raise NotImplementedError()
-
-    with pytest.raises(NotImplementedYet):
-        check_inverted_dropout(blank)
-    with pytest.raises(CheckError, match="got None"):
-        check_inverted_dropout(None)
-    with pytest.raises(CheckError, match="something callable"):
-        check_inverted_dropout(0.5)
+    with pytest.raises(CheckError, match="raised ValueError: boom"):
+        check(crash)

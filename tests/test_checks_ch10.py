@@ -1,168 +1,193 @@
-"""The exercise checks of chapter 10 accept correct code and reject the typical mistakes."""
+"""Unit tests of chapter 10's exercise checks (dlbook/checks/ch10.py)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from dlbook.checks import CheckError, NotImplementedYet, check_accuracy, check_mlp_param_count
+from dlbook.checks import (
+    CheckError,
+    NotImplementedYet,
+    check_confusion_matrix,
+    check_mlp_width_for_budget,
+)
 
-# --- check_mlp_param_count ---------------------------------------------------------------
+SEEDS = [0, 1, 4]
 
-
-def count_zip(layer_sizes, bias=True):
-    return sum(
-        a * b + (b if bias else 0) for a, b in zip(layer_sizes, layer_sizes[1:], strict=False)
-    )
-
-
-def count_loop(layer_sizes, bias=True):
-    total = 0
-    for i in range(len(layer_sizes) - 1):
-        total += layer_sizes[i] * layer_sizes[i + 1]
-        if bias:
-            total += layer_sizes[i + 1]
-    return total
+# --- check_confusion_matrix ---------------------------------------------------------
 
 
-def count_by_building(layer_sizes, bias=True):
-    """Build the layers on the meta device (no memory) and let PyTorch count."""
-    layers = [
-        nn.Linear(a, b, bias=bias, device="meta")
-        for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True)
-    ]
-    return sum(p.numel() for layer in layers for p in layer.parameters())
+def confusion_loop(logits, labels, num_classes):
+    m = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for t, p in zip(labels, logits.argmax(dim=1), strict=True):
+        m[t, p] += 1
+    return m
 
 
-def count_numpy(layer_sizes, bias=True):
-    s = np.asarray(layer_sizes, dtype=np.int64)
-    return float(np.dot(s[:-1], s[1:]) + (s[1:].sum() if bias else 0))  # a float is fine
+def confusion_bincount(logits, labels, num_classes):
+    flat = labels * num_classes + logits.argmax(dim=1)
+    return torch.bincount(flat, minlength=num_classes**2).view(num_classes, num_classes)
 
 
-@pytest.mark.parametrize("fn", [count_zip, count_loop, count_by_building, count_numpy])
-def test_param_count_accepts_correct_implementations(fn, capsys) -> None:
-    check_mlp_param_count(fn)
-    assert capsys.readouterr().out.startswith("✓ check_mlp_param_count: all 7 cases passed")
+def confusion_index_put(logits, labels, num_classes):
+    m = torch.zeros(num_classes, num_classes)
+    m.index_put_((labels, logits.argmax(1)), torch.ones(len(labels)), accumulate=True)
+    return m  # float counts are fine
+
+
+def confusion_numpy(logits, labels, num_classes):
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (labels.numpy(), logits.argmax(1).numpy()), 1)
+    return m
 
 
 @pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (lambda s, bias=True: count_zip(s, bias=False), "each neuron after the input has a bias"),
-        (
-            lambda s, bias=True: count_zip(s, bias=True),
-            "with bias=False the layers have weights only",
-        ),
-        (
-            lambda s, bias=True: count_zip(s, bias) + (s[0] if bias and len(s) > 1 else 0),
-            "the input layer is just the data",
-        ),
-        (
-            lambda s, bias=True: sum(
-                a * b + (a if bias else 0) for a, b in zip(s, s[1:], strict=False)
-            ),
-            "not n_in",
-        ),
-        (lambda s, bias=True: count_loop(list(s)[:-1], bias), "the last linear layer"),
-        (lambda s, bias=True: count_loop(list(s)[1:], bias), "the first linear layer"),
-    ],
-    ids=["no-bias", "ignores-bias-flag", "input-bias", "bias-per-input", "drop-last", "drop-first"],
+    "fn", [confusion_loop, confusion_bincount, confusion_index_put, confusion_numpy]
 )
-def test_param_count_names_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_mlp_param_count(wrong)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_confusion_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_confusion_matrix.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
 
 
-def test_param_count_off_by_one_in_the_loop() -> None:
-    """A loop that stops one layer early is caught (with the missing-layer hint)."""
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda lo, la, c: confusion_loop(lo, la, c).T, "the other way round"),
+        (
+            lambda lo, la, c: (
+                confusion_loop(lo, la, c).double()
+                / confusion_loop(lo, la, c).sum(1, keepdim=True).clamp(min=1)
+            ),
+            "not fractions",
+        ),
+        (
+            lambda lo, la, c: confusion_loop(lo, la, int(max(la.max(), lo.argmax(1).max())) + 1),
+            "classes that never occur",
+        ),
+    ],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_confusion_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_confusion_matrix.verify(wrong, seed=seed)
+    assert not verdict.passed
+    assert hint in verdict.message
 
-    def early(layer_sizes, bias=True):
-        return sum(
-            layer_sizes[i] * layer_sizes[i + 1] + (layer_sizes[i + 1] if bias else 0)
-            for i in range(len(layer_sizes) - 2)
-        )
 
-    with pytest.raises(CheckError, match="L sizes give L - 1 layers"):
-        check_mlp_param_count(early)
+def test_confusion_rejects_argmin_and_wrong_axis() -> None:
+    def argmin(lo, la, c):
+        return confusion_loop(-lo, la, c)
+
+    assert not check_confusion_matrix.verify(argmin).passed
 
 
-def test_param_count_not_implemented_and_bad_input() -> None:
-    def blank(layer_sizes, bias=True):
+# --- check_mlp_width_for_budget -------------------------------------------------------
+
+
+def width_by_search(n_in, n_out, depth, budget):
+    def count(w):
+        sizes = [n_in] + [w] * depth + [n_out]
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+    w = 0
+    while count(w + 1) <= budget:
+        w += 1
+    return w
+
+
+def width_by_formula(n_in, n_out, depth, budget):
+    """Solve (depth - 1) w^2 + (n_in + n_out + depth) w + n_out <= budget for w."""
+    a, b, c = depth - 1, n_in + n_out + depth, n_out - budget
+    if a == 0:
+        w = math.floor(-c / b)
+    else:
+        w = math.floor((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a))
+    while w > 0 and a * w * w + b * w + n_out > budget:  # rounding guard
+        w -= 1
+    return max(w, 0)
+
+
+def width_by_bisection(n_in, n_out, depth, budget):
+    def count(w):
+        return n_in * w + w + (depth - 1) * (w * w + w) + w * n_out + n_out
+
+    lo, hi = 0, budget + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
+    return torch.tensor(lo)  # a 0-d tensor is fine
+
+
+def width_without_hidden_matrices(n_in, n_out, depth, budget):
+    """Counts only the hidden layers' biases between hidden layers, not their matrices."""
+    w = 0
+    while (n_in + depth + n_out) * (w + 1) + n_out <= budget:
+        w += 1
+    return w
+
+
+@pytest.mark.parametrize("fn", [width_by_search, width_by_formula, width_by_bisection])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_width_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_mlp_width_for_budget.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (width_without_hidden_matrices, "hidden-to-hidden matrices"),
+        (lambda i, o, d, b: width_by_search(i, o, d, b) + 1, "one too wide"),
+        (lambda i, o, d, b: width_by_search(i, o, 1, b), "all `depth` hidden layers"),
+    ],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_width_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_mlp_width_for_budget.verify(wrong, seed=seed)
+    assert not verdict.passed
+    if hint:
+        assert hint in verdict.message
+
+
+def test_width_rejects_ignoring_biases() -> None:
+    def no_bias(n_in, n_out, depth, budget):
+        w = 0
+        while True:
+            sizes = [n_in] + [w + 1] * depth + [n_out]
+            if sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) > budget:
+                return w
+            w += 1
+
+    verdict = check_mlp_width_for_budget.verify(no_bias)
+    assert not verdict.passed and "biases count" in verdict.message
+
+
+# --- shared behaviour --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", [check_confusion_matrix, check_mlp_width_for_budget])
+def test_not_implemented_is_reported(check) -> None:
+    def todo(*args):
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedYet, match="not implemented yet"):
-        check_mlp_param_count(blank)
-    with pytest.raises(CheckError, match="got None"):
-        check_mlp_param_count(None)
-    with pytest.raises(CheckError, match="something callable"):
-        check_mlp_param_count(9610)
-    with pytest.raises(CheckError, match="raised TypeError"):
-        check_mlp_param_count(lambda layer_sizes: count_zip(layer_sizes))  # no bias argument
+        check(todo)
 
 
-# --- check_accuracy ----------------------------------------------------------------------
+@pytest.mark.parametrize("check", [check_confusion_matrix, check_mlp_width_for_budget])
+@pytest.mark.parametrize("bad", [None, 3, "mlp"])
+def test_bad_candidates_get_a_clear_message(check, bad) -> None:
+    with pytest.raises(CheckError, match="expected your function"):
+        check(bad)
 
 
-def acc_mean(logits, labels):
-    return (logits.argmax(dim=1) == labels).float().mean().item()
+@pytest.mark.parametrize("check", [check_confusion_matrix, check_mlp_width_for_budget])
+def test_a_crashing_function_is_reported_with_its_case(check) -> None:
+    def crash(*args):
+        raise ValueError("boom")
 
-
-def acc_tensor(logits, labels):
-    """Returning a 0-dim tensor is fine too."""
-    return (logits.argmax(1) == labels).sum() / len(labels)
-
-
-def acc_softmax(logits, labels):
-    return (torch.softmax(logits, dim=-1).argmax(-1) == labels).double().mean().item()
-
-
-def acc_loop(logits, labels):
-    right = 0
-    for row, label in zip(logits.tolist(), labels.tolist(), strict=True):
-        right += int(max(range(len(row)), key=row.__getitem__) == label)
-    return right / len(labels)
-
-
-def acc_numpy(logits, labels):
-    return float(np.mean(np.argmax(logits.numpy(), axis=1) == labels.numpy()))
-
-
-@pytest.mark.parametrize("fn", [acc_mean, acc_tensor, acc_softmax, acc_loop, acc_numpy])
-def test_accuracy_accepts_correct_implementations(fn, capsys) -> None:
-    check_accuracy(fn)
-    assert capsys.readouterr().out.startswith("✓ check_accuracy: all 7 cases passed")
-
-
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (lambda lo, y: (lo.argmax(dim=0) == y).float().mean().item(), "over the classes"),
-        (lambda lo, y: (lo.argmax(dim=1) == y).sum(), "number of correct predictions"),
-        (lambda lo, y: int((lo.argmax(dim=1) == y).sum()), "number of correct predictions"),
-        (lambda lo, y: (lo.argmax(dim=1) != y).float().mean().item(), "error rate"),
-        (lambda lo, y: (lo.argmin(dim=1) == y).float().mean().item(), "not the smallest"),
-    ],
-    ids=["argmax-dim0", "tensor-count", "int-count", "error-rate", "argmin"],
-)
-def test_accuracy_names_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_accuracy(wrong)
-
-
-def test_accuracy_per_sample_vector_fails_on_shape() -> None:
-    with pytest.raises(CheckError, match="check_accuracy: case"):
-        check_accuracy(lambda lo, y: (lo.argmax(dim=1) == y).float())
-
-
-def test_accuracy_not_implemented_and_bad_input() -> None:
-    def blank(logits, labels):
-        raise NotImplementedError()
-
-    with pytest.raises(NotImplementedYet):
-        check_accuracy(blank)
-    with pytest.raises(CheckError, match="got None"):
-        check_accuracy(None)
-    with pytest.raises(CheckError, match="something callable"):
-        check_accuracy("accuracy")
+    with pytest.raises(CheckError, match="raised ValueError: boom"):
+        check(crash)

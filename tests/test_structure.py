@@ -5,8 +5,12 @@ These tests read the files only; running the notebooks is nbval's job.
 
 from __future__ import annotations
 
+import builtins
 import csv
+import io
+import keyword
 import re
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -164,6 +168,88 @@ def test_exercises(chapter) -> None:
         if c.cell_type == "markdown" and "<details>" in c.source:
             assert "</details>" in c.source and "<summary>" in c.source, (
                 "fold answers with <details><summary>"
+            )
+
+
+# --- exercises are not copies of the lesson -----------------------------------
+
+#: Names kept as they are when code is normalised: keywords, builtins, the usual modules.
+_KEPT = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "np", "F", "nn", "math", "plt"}
+#: A solution fails when this share of its token 5-grams is in ONE lesson cell, or
+#: this higher share is in the lesson's cells taken together. Extensions of a lesson
+#: (a GQA from the lesson's MHA, an LSTM with a projection) reuse up to ~0.7; a
+#: transcription with renamed variables scores 1.0.
+COPY_ONE_CELL, COPY_ALL_CELLS = 0.8, 0.9
+
+
+def code_tokens(source: str) -> list[str]:
+    """Python tokens with comments, layout, strings and local names normalised away:
+    a name becomes ``ID`` unless it is a keyword, a builtin, a usual module or follows
+    a dot (``x.sum`` keeps ``sum``), so renaming variables does not hide a copy."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    out: list[str] = []
+    prev = None
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT}
+    skip |= {tokenize.DEDENT, tokenize.ENDMARKER}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline):
+            if tok.type in skip:
+                continue
+            if tok.type == tokenize.NAME:
+                keep = tok.string in _KEPT or prev == "."
+                text = tok.string if keep else "ID"
+            else:
+                text = "STR" if tok.type == tokenize.STRING else tok.string
+            out.append(text)
+            prev = tok.string
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def _grams(tokens: list[str], n: int = 5) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def copied_share(solution: str, lesson: list[str]) -> tuple[float, float]:
+    """Share of the solution's token 5-grams found in the most similar lesson cell,
+    and in all lesson cells together."""
+    sol = _grams(code_tokens(solution))
+    cells = [_grams(code_tokens(src)) for src in lesson]
+    if not sol or not cells:
+        return 0.0, 0.0
+    best = max(len(sol & cell) / len(sol) for cell in cells)
+    return best, len(sol & set().union(*cells)) / len(sol)
+
+
+def test_copied_share_sees_through_renaming() -> None:
+    lesson = [
+        "def sigmoid_backward(dA, Z):\n    s = torch.sigmoid(Z)\n    return dA * s * (1 - s)\n",
+        "x = torch.randn(3)\nprint(x.sum())",
+    ]
+    renamed = "sig = torch.sigmoid(pre)  # same idea\nreturn g * sig * (1 - sig)\n"
+    assert copied_share(renamed, lesson)[0] == 1.0
+    new = "t = torch.tanh(Z)\nreturn dA * (1 - t.pow(2))\n"
+    assert copied_share(new, lesson)[0] < COPY_ONE_CELL
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_exercise_solutions_are_not_lesson_copies(chapter) -> None:
+    """An exercise is one step beyond the lesson (chapter guide, "exercises that teach"):
+    its reference solution must not be a lesson cell with renamed variables. A guard
+    against transcription, not a substitute for the review."""
+    nb = chapter.read()
+    ex = _heading(nb, r"^## Exercises")
+    lesson = [c.source for c in nb.cells[:ex] if c.cell_type == "code"]
+    for cell in nb.cells[ex:]:
+        if cell.cell_type != "code":
+            continue
+        for sol in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+            one, together = copied_share(sol, lesson)
+            first = sol.strip().splitlines()[0] if sol.strip() else ""
+            assert one < COPY_ONE_CELL and together < COPY_ALL_CELLS, (
+                f"the solution starting {first!r} is a copy of lesson code "
+                f"({one:.0%} of its 5-grams in one lesson cell, {together:.0%} in all)"
             )
 
 

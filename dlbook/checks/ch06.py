@@ -1,7 +1,9 @@
-"""Exercise checks of chapter 06 (backpropagation): the backward pass of two building blocks.
+"""Exercise checks of chapter 06 (backpropagation): two backward passes the lesson did
+not write.
 
-- :func:`check_sigmoid_backward`: ``fn(dA, Z) -> dZ`` for ``A = sigmoid(Z)``.
-- :func:`check_linear_backward`: ``fn(X, W, b, dY) -> (dX, dW, db)`` for ``Y = X @ W + b``.
+- :func:`check_tanh_backward`: ``fn(dA, A) -> dZ`` for ``A = tanh(Z)``, from the output.
+- :func:`check_softmax_backward`: ``fn(dP, Z) -> dZ`` for ``P = softmax(Z)`` over the
+  last dimension, given any upstream gradient ``dP``.
 """
 
 from __future__ import annotations
@@ -12,193 +14,169 @@ import torch
 
 from dlbook.checks._core import Case, Check
 
-__all__ = ["check_sigmoid_backward", "check_linear_backward"]
+__all__ = ["check_tanh_backward", "check_softmax_backward"]
 
 Tensor = torch.Tensor
 
 
-# --- sigmoid ------------------------------------------------------------------------
+# --- tanh, from its output -------------------------------------------------------
 
 
-def _sigmoid_backward(dA: Tensor, Z: Tensor) -> Tensor:
-    """The reference: dL/dZ = dL/dA * sigmoid'(Z), with sigmoid' = s (1 - s)."""
-    s = torch.sigmoid(Z)
-    return dA * s * (1 - s)
+def _tanh_backward(dA: Tensor, A: Tensor) -> Tensor:
+    """The reference: dL/dZ = dL/dA * (1 - A**2) for A = tanh(Z)."""
+    return dA * (1 - A * A)
 
 
-def _sigmoid_cases(g: torch.Generator) -> list[Case]:
+def _tanh_cases(g: torch.Generator) -> list[Case]:
+    def out(*shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
+        return torch.tanh(2 * torch.randn(*shape, generator=g, dtype=dtype))
 
-    def randn(*shape: int, scale: float = 1.0, dtype: torch.dtype = torch.float64) -> Tensor:
-        return scale * torch.randn(*shape, generator=g, dtype=dtype)
+    def up(*shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
+        return torch.randn(*shape, generator=g, dtype=dtype)
 
-    z_sat = torch.tensor([-30.0, -12.0, -4.0, 0.0, 4.0, 12.0, 30.0], dtype=torch.float64)
+    saturated = torch.tanh(
+        torch.tensor([-20.0, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0], dtype=torch.float64)
+    )
     return [
-        Case("a batch of 4 examples x 3 units, random", (randn(4, 3), randn(4, 3, scale=2.0))),
-        Case("one vector of 6 units", (randn(6), randn(6, scale=3.0))),
-        Case(
-            "saturated units, |z| up to 30 (the gradient all but vanishes)",
-            (torch.ones(7, dtype=torch.float64), z_sat),
-        ),
+        Case("a batch of 4 examples x 3 units", (up(4, 3), out(4, 3))),
+        Case("one vector of 6 units", (up(6), out(6))),
+        Case("saturated and central units", (torch.ones(7, dtype=torch.float64), saturated)),
         Case(
             "zero upstream gradient (dZ must be zero)",
-            (torch.zeros(2, 5, dtype=torch.float64), randn(2, 5)),
+            (torch.zeros(2, 5, dtype=torch.float64), out(2, 5)),
         ),
         Case(
-            "float32, a batch of 64 x 10",
-            (randn(64, 10, dtype=torch.float32), randn(64, 10, scale=2.0, dtype=torch.float32)),
+            "float32, a batch of 32 x 8",
+            (up(32, 8, dtype=torch.float32), out(32, 8, dtype=torch.float32)),
         ),
         Case(
-            "0-d tensors (a single unit)",
-            (torch.tensor(-1.5, dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64)),
+            "0-d tensors",
+            (torch.tensor(-1.5, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64)),
         ),
     ]
 
 
-def _no_upstream(dA: Tensor, Z: Tensor) -> Tensor:
-    s = torch.sigmoid(Z)
-    return s * (1 - s)
-
-
-def _formula_on_z(dA: Tensor, Z: Tensor) -> Tensor:
-    return dA * Z * (1 - Z)
-
-
-def _mixed_variables(dA: Tensor, Z: Tensor) -> Tensor:
-    return dA * torch.sigmoid(Z) * (1 - Z)
-
-
-def _s_only(dA: Tensor, Z: Tensor) -> Tensor:
-    return dA * torch.sigmoid(Z)
-
-
-def _one_minus_s_only(dA: Tensor, Z: Tensor) -> Tensor:
-    return dA * (1 - torch.sigmoid(Z))
-
-
-_SIGMOID_MISTAKES: dict[str, Callable] = {
-    "you returned sigmoid'(z) alone: multiply it by the upstream gradient dA "
-    "(chain rule: dL/dz = dL/da * da/dz).": _no_upstream,
-    "you applied s (1 - s) to z itself: the formula needs s = sigmoid(z), "
-    "not the pre-activation z.": _formula_on_z,
-    "you mixed the two variables, sigmoid(z) * (1 - z): both factors must use "
-    "s = sigmoid(z).": _mixed_variables,
-    "a factor is missing: the derivative of the sigmoid is s (1 - s), not s alone.": _s_only,
-    "you multiplied by (1 - s) only: the derivative of the sigmoid is s (1 - s).": (
-        _one_minus_s_only
+_TANH_MISTAKES: dict[str, Callable] = {
+    "the input is the activation's OUTPUT A, not its input Z: do not apply tanh to it "
+    "again.": lambda dA, A: dA * (1 - torch.tanh(A) ** 2),
+    "that is the derivative of the sigmoid written with its output; tanh's derivative "
+    "has another form.": lambda dA, A: dA * A * (1 - A),
+    "the derivative of tanh is not linear in its output: go back to tanh = "
+    "sinh / cosh and differentiate.": lambda dA, A: dA * (1 - A),
+    "the chain rule multiplies the local derivative by the upstream gradient dA.": lambda dA, A: (
+        1 - A * A
+    ),
+    "the local derivative multiplies the upstream gradient; it is not added to it.": lambda dA, A: (
+        dA + (1 - A * A)
     ),
 }
 
 
-check_sigmoid_backward = Check(
-    name="check_sigmoid_backward",
-    cases=_sigmoid_cases,
-    reference=_sigmoid_backward,
-    hint="write s = sigmoid(z) first, then the local derivative ds/dz in terms of s, "
-    "then apply the chain rule with the upstream gradient dA (elementwise).",
-    mistakes=_SIGMOID_MISTAKES,
+check_tanh_backward = Check(
+    name="check_tanh_backward",
+    cases=_tanh_cases,
+    reference=_tanh_backward,
+    hint="differentiate tanh, then write the result with tanh itself, as section 1 did for "
+    "the sigmoid; multiply by the upstream gradient.",
+    mistakes=_TANH_MISTAKES,
     atol=1e-6,
-    rtol=1e-4,
-    success="Your sigmoid backward matches autograd.",
-    doc="""Check ``fn(dA, Z) -> dZ``: the gradient through ``A = sigmoid(Z)``.
-
-    ``dA`` is the upstream gradient dL/dA and ``Z`` the pre-activation, both of the same
-    shape (any shape, including 0-d); ``dZ`` = dL/dZ must have that shape too.
-    """,
+    rtol=1e-5,
+    success="The same dL/dZ as autograd through torch.tanh.",
+    doc="""Check ``fn(dA, A) -> dZ``: the gradient with respect to ``Z`` of a loss,
+given the upstream gradient ``dA`` and the OUTPUT ``A = tanh(Z)`` (same shape).""",
 )
 
 
-# --- linear layer ------------------------------------------------------------------
+# --- softmax, any upstream gradient -----------------------------------------------
 
 
-def _linear_backward(X: Tensor, W: Tensor, b: Tensor, dY: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The reference for Y = X @ W + b with W of shape (in, out)."""
-    return dY @ W.T, X.T @ dY, dY.sum(0)
+def _softmax_backward(dP: Tensor, Z: Tensor) -> Tensor:
+    """The reference: the vector-Jacobian product of the softmax over the last dim."""
+    P = torch.softmax(Z, dim=-1)
+    return P * (dP - (dP * P).sum(dim=-1, keepdim=True))
 
 
-def _linear_cases(g: torch.Generator) -> list[Case]:
+def _softmax_cases(g: torch.Generator) -> list[Case]:
+    def randn(*shape: int, scale: float = 1.0, dtype: torch.dtype = torch.float64) -> Tensor:
+        return scale * torch.randn(*shape, generator=g, dtype=dtype)
 
-    def randn(*shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
-        return torch.randn(*shape, generator=g, dtype=dtype)
-
-    def layer(n: int, n_in: int, n_out: int, dtype: torch.dtype = torch.float64) -> tuple:
-        return (
-            randn(n, n_in, dtype=dtype),
-            randn(n_in, n_out, dtype=dtype),
-            randn(n_out, dtype=dtype),
-            randn(n, n_out, dtype=dtype),
-        )
-
-    X0, W0, b0, _ = layer(3, 4, 2)
+    Z = randn(5, 4, scale=2.0)
+    n, k = (int(v) for v in torch.randint(2, 9, (2,), generator=g))
     return [
-        # The square layer comes first: there a transposed W or dW still has the right
-        # shape, so a typical mistake produces wrong numbers and gets its specific hint.
-        Case("a square layer: batch N=5, in=out=4", layer(5, 4, 4)),
-        Case("a batch of N=8, in=3, out=6", layer(8, 3, 6)),
-        Case("one example (N=1), in=2, out=3", layer(1, 2, 3)),
-        Case("a short batch (N=2), in=7, out=5", layer(2, 7, 5)),
-        Case("float32, N=64, in=10, out=4", layer(64, 10, 4, dtype=torch.float32)),
+        Case("a batch of 5 examples, 4 classes, random upstream", (randn(5, 4), Z)),
         Case(
-            "zero upstream gradient (every gradient must be zero)",
-            (X0, W0, b0, torch.zeros(3, 2, dtype=torch.float64)),
+            "upstream = a one-hot row (the gradient of one probability)",
+            (torch.eye(4, dtype=torch.float64)[[2, 0, 1, 3, 2]], Z),
+        ),
+        Case(
+            "upstream constant along each row (dZ must be zero: softmax ignores shifts)",
+            (
+                torch.ones(3, 6, dtype=torch.float64)
+                * torch.tensor([[1.0], [-2.0], [0.5]], dtype=torch.float64),
+                randn(3, 6),
+            ),
+        ),
+        Case("large logits (softmax nearly one-hot)", (randn(4, 5), randn(4, 5, scale=30.0))),
+        Case("one example, a vector of 7 logits", (randn(7), randn(7))),
+        Case(
+            f"a batch of {n} examples, {k} classes, float32",
+            (randn(n, k, dtype=torch.float32), randn(n, k, dtype=torch.float32)),
+        ),
+        Case(
+            "a 3-d batch (2, 3, 4): softmax over the last dimension",
+            (randn(2, 3, 4), randn(2, 3, 4)),
         ),
     ]
 
 
-def _linear_variant(
-    *, dW_transposed: bool = False, dX_with_W: bool = False, db: str = "sum", mean_dW: bool = False
-) -> Callable:
-    """A linear backward with one typical mistake switched on (all off: the reference)."""
-
-    def backward(X: Tensor, W: Tensor, b: Tensor, dY: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        dX = dY @ W if dX_with_W else dY @ W.T
-        dW = dY.T @ X if dW_transposed else X.T @ dY
-        if mean_dW:
-            dW = dW / X.shape[0]
-        db_value = {"sum": dY.sum(0), "none": dY, "axis1": dY.sum(1), "mean": dY.mean(0)}[db]
-        return dX, dW, db_value
-
-    return backward
+def _diag_only(dP: Tensor, Z: Tensor) -> Tensor:
+    P = torch.softmax(Z, dim=-1)
+    return dP * P * (1 - P)
 
 
-def _swapped_order(X: Tensor, W: Tensor, b: Tensor, dY: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    return X.T @ dY, dY @ W.T, dY.sum(0)
+def _sum_wrong_dim(dP: Tensor, Z: Tensor) -> Tensor:
+    P = torch.softmax(Z, dim=-1)
+    return P * (dP - (dP * P).sum(dim=0, keepdim=True))
 
 
-_LINEAR_MISTAKES: dict[str, Callable] = {
-    "your dW is transposed: it must have W's shape (in, out), entry [i, j] pairing input "
-    "feature i with output j; check which factor comes first in the product.": _linear_variant(
-        dW_transposed=True
-    ),
-    "your dX uses W the wrong way round: input feature i reached output j through "
-    "W[i, j]; write dX[n, i] as a sum over j, then read it as a matrix product.": (
-        _linear_variant(dX_with_W=True)
-    ),
-    "db must have b's shape (out,): the same bias is added to every example, so each "
-    "example's contribution must be added up over the batch.": _linear_variant(db="none"),
-    "db was summed over the wrong axis: sum over the examples (axis 0, the batch), "
-    "not over the output features.": _linear_variant(db="axis1"),
-    "you averaged over the batch: the gradients of a sum over examples are sums; any 1/N "
-    "of a mean loss is already inside dY.": _linear_variant(db="mean", mean_dW=True),
-    "db was averaged over the batch instead of summed (any 1/N of a mean loss is already "
-    "inside dY).": _linear_variant(db="mean"),
-    "return the three gradients in the order (dX, dW, db).": _swapped_order,
+def _no_weighting(dP: Tensor, Z: Tensor) -> Tensor:
+    P = torch.softmax(Z, dim=-1)
+    return P * (dP - dP.sum(dim=-1, keepdim=True))
+
+
+def _ce_shortcut(dP: Tensor, Z: Tensor) -> Tensor:
+    return torch.softmax(Z, dim=-1) - dP
+
+
+def _forgot_outer_p(dP: Tensor, Z: Tensor) -> Tensor:
+    P = torch.softmax(Z, dim=-1)
+    return dP - (dP * P).sum(dim=-1, keepdim=True)
+
+
+_SOFTMAX_MISTAKES: dict[str, Callable] = {
+    "each probability depends on EVERY logit of its row, not only on its own: the "
+    "Jacobian is not diagonal.": _diag_only,
+    "the probabilities are normalised within each example (the last dimension), not "
+    "across the batch.": _sum_wrong_dim,
+    "the paths from z_j through the other probabilities each carry their own "
+    "probability as a factor.": _no_weighting,
+    "the predicted-minus-wanted shortcut holds only for cross-entropy on top; here the "
+    "upstream gradient can be anything.": _ce_shortcut,
+    "a logit whose probability is tiny can barely move the loss: your result lacks the "
+    "factor that says so.": _forgot_outer_p,
 }
 
 
-check_linear_backward = Check(
-    name="check_linear_backward",
-    cases=_linear_cases,
-    reference=_linear_backward,
-    hint="write Y[n, j] = sum_i X[n, i] W[i, j] + b[j] for one entry, differentiate it "
-    "with respect to X[n, i], W[i, j] and b[j], and add up over every entry of Y that "
-    "the variable touches. Each gradient has the shape of its variable.",
-    mistakes=_LINEAR_MISTAKES,
-    atol=1e-5,
-    rtol=1e-4,
-    success="Your linear backward matches autograd.",
-    doc="""Check ``fn(X, W, b, dY) -> (dX, dW, db)``: the gradients through ``Y = X @ W + b``.
-
-    ``X`` is (N, in), ``W`` is (in, out), ``b`` is (out,) and the upstream gradient ``dY``
-    = dL/dY is (N, out). The results must have the shapes of ``X``, ``W`` and ``b``.
-    """,
+check_softmax_backward = Check(
+    name="check_softmax_backward",
+    cases=_softmax_cases,
+    reference=_softmax_backward,
+    hint="write dp_k/dz_j for k = j and k != j, then sum over the paths from z_j to the "
+    "loss, as section 4 summed over the paths from h_1.",
+    mistakes=_SOFTMAX_MISTAKES,
+    atol=1e-6,
+    rtol=1e-5,
+    success="The same dL/dZ as autograd through torch.softmax, without the Jacobian matrix.",
+    doc="""Check ``fn(dP, Z) -> dZ``: the gradient with respect to the logits ``Z`` of a
+loss, given ``dP`` = dL/dP for ``P = softmax(Z)`` over the last dimension.""",
 )

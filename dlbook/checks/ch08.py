@@ -1,4 +1,5 @@
-"""Exercise checks of chapter 08 (initialization): the Xavier uniform bound and He's std."""
+"""Exercise checks of chapter 08 (initialization): Kaiming's bound for a LeakyReLU
+layer, and layer-sequential unit-variance (LSUV) initialization."""
 
 from __future__ import annotations
 
@@ -9,136 +10,179 @@ import torch
 
 from dlbook.checks._core import Case, Check
 
-__all__ = ["check_xavier_bound", "check_he_std"]
+__all__ = ["check_kaiming_bound", "check_lsuv"]
 
 
-# --- Xavier uniform bound ---------------------------------------------------------
+# --- Kaiming uniform bound for LeakyReLU -----------------------------------------
 
 
-def _xavier_bound_ref(fan_in: int, fan_out: int) -> float:
-    return math.sqrt(6.0 / (fan_in + fan_out))
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    area = math.prod(shape[2:])
+    return shape[1] * area, shape[0] * area
 
 
-_XAVIER_FIXED = [
-    Case("a wide-to-narrow layer, 784 -> 10", (784, 10)),
-    Case("a square layer, 256 -> 256", (256, 256)),
-    Case("a narrow-to-wide layer, 3 -> 500", (3, 500)),
-    Case("a convolution, fans 3*3*16 = 144 and 3*3*32 = 288", (144, 288)),
-    Case("the smallest layer, 1 -> 1", (1, 1)),
-]
+def _bound(shape, negative_slope, mode, *, second_moment, fans=_fans, sqrt3=True):
+    fan_in, fan_out = fans(tuple(shape))
+    fan = fan_in if mode == "fan_in" else fan_out
+    std = math.sqrt(1.0 / (second_moment(negative_slope) * fan))
+    return math.sqrt(3.0) * std if sqrt3 else std
 
-_XAVIER_MISTAKES: dict[str, Callable] = {
-    "Xavier averages both fans: use fan_in + fan_out, not fan_in alone.": lambda i, o: math.sqrt(
-        6.0 / i
+
+def _kaiming_ref(shape: tuple[int, ...], negative_slope: float, mode: str) -> float:
+    return _bound(shape, negative_slope, mode, second_moment=lambda a: (1 + a * a) / 2)
+
+
+def _fans_linear_only(shape: tuple[int, ...]) -> tuple[int, int]:
+    return shape[1], shape[0]
+
+
+_KAIMING_MISTAKES: dict[str, Callable] = {
+    "the negative side of a LeakyReLU is not zero: it keeps part of the signal, so the "
+    "correction is smaller than ReLU's.": lambda s, a, m: _bound(
+        s, a, m, second_moment=lambda a: 0.5
     ),
-    "Xavier averages both fans: use fan_in + fan_out, not fan_out alone.": lambda i, o: math.sqrt(
-        6.0 / o
+    "the negative side is scaled by the slope before it is squared: how much of "
+    "E[z**2] does the negative half keep?": lambda s, a, m: _bound(
+        s, a, m, second_moment=lambda a: (1 + a) / 2
     ),
-    "that is the std of Xavier *normal*, sqrt(2 / (fan_in + fan_out)); the uniform bound a "
-    "satisfies a**2 / 3 = that variance.": lambda i, o: math.sqrt(2.0 / (i + o)),
-    "you returned a**2: take the square root.": lambda i, o: 6.0 / (i + o),
-    "U(-a, a) has variance a**2 / 3, so a = sqrt(3 * Var(w)) with Var(w) = 2 / (fan_in + "
-    "fan_out); your constant is off.": lambda i, o: math.sqrt(3.0 / (i + o)),
-    "the square root goes over the whole fraction: sqrt(6 / (fan_in + fan_out)).": lambda i, o: (
-        math.sqrt(6.0) / (i + o)
+    "the negative half adds to the second moment, it does not take away from it.": lambda s, a, m: (
+        _bound(s, a, m, second_moment=lambda a: (1 - a * a) / 2)
+    ),
+    "the result is the bound of a uniform distribution, not its standard deviation: "
+    "what is the variance of U(-b, b)?": lambda s, a, m: _bound(
+        s, a, m, second_moment=lambda a: (1 + a * a) / 2, sqrt3=False
+    ),
+    "`mode` names which fan to preserve: the forward signal depends on the inputs of "
+    "a unit, the backward one on its outputs.": lambda s, a, m: _bound(
+        s, a, "fan_out" if m == "fan_in" else "fan_in", second_moment=lambda a: (1 + a * a) / 2
+    ),
+    "a convolution unit sees every input channel through a whole kernel window: the "
+    "fans of a weight with more than two dimensions count the window too.": lambda s, a, m: _bound(
+        s, a, m, second_moment=lambda a: (1 + a * a) / 2, fans=_fans_linear_only
+    ),
+    "He's argument keeps the variance of the next layer's pre-activation; that needs "
+    "Var(w) times the fan times the activation's second moment equal to 1, not "
+    "Xavier's average of the fans.": lambda s, a, m: (
+        math.sqrt(3.0) * math.sqrt(1.0 / ((1 + a * a) / 2 * (sum(_fans(tuple(s))) / 2)))
     ),
 }
 
 
-def _xavier_cases(g: torch.Generator) -> list[Case]:
-    fan_in, fan_out = (int(v) for v in torch.randint(2, 1000, (2,), generator=g))
-    return [*_XAVIER_FIXED[:-1], Case(f"a layer {fan_in} -> {fan_out}", (fan_in, fan_out))]
+def _kaiming_cases(g: torch.Generator) -> list[Case]:
+    fixed = [
+        Case("a linear layer 256 -> 128, slope 0.01, fan_in", ((128, 256), 0.01, "fan_in")),
+        Case("a linear layer 300 -> 100, slope 0.2, fan_out", ((100, 300), 0.2, "fan_out")),
+        Case("slope 0 (a plain ReLU), 64 -> 64", ((64, 64), 0.0, "fan_in")),
+        Case("slope 1 (no activation at all), 50 -> 20", ((20, 50), 1.0, "fan_in")),
+        Case("a 3x3 convolution 16 -> 32 channels, slope 0.1", ((32, 16, 3, 3), 0.1, "fan_in")),
+        Case("a 5x5 convolution 8 -> 4 channels, fan_out", ((4, 8, 5, 5), 0.3, "fan_out")),
+    ]
+    n_out, n_in, k = (int(v) for v in torch.randint(2, 200, (3,), generator=g))
+    k = 1 + k % 7
+    slope = round(float(torch.rand((), generator=g)) * 0.5, 3)
+    mode = "fan_in" if int(torch.randint(0, 2, (), generator=g)) else "fan_out"
+    return [
+        *fixed,
+        Case(
+            f"a {k}x{k} convolution {n_in} -> {n_out}, slope {slope}, {mode}",
+            ((n_out, n_in, k, k), slope, mode),
+        ),
+    ]
 
 
-check_xavier_bound = Check(
-    name="check_xavier_bound",
-    cases=_xavier_cases,
-    reference=_xavier_bound_ref,
-    hint="start from Var(w) = 2 / (fan_in + fan_out) and the variance of U(-a, a), a**2 / 3.",
-    mistakes=_XAVIER_MISTAKES,
+check_kaiming_bound = Check(
+    name="check_kaiming_bound",
+    cases=_kaiming_cases,
+    reference=_kaiming_ref,
+    hint="redo section 4's variance argument with a LeakyReLU in place of the ReLU, "
+    "then turn the variance you need into the bound of a uniform distribution.",
+    mistakes=_KAIMING_MISTAKES,
     atol=1e-9,
     rtol=1e-6,
-    success="Same bound as nn.init.xavier_uniform_.",
-    doc="""Check ``fn(fan_in, fan_out) -> a``, the bound of Xavier's uniform U(-a, a) (gain 1).""",
+    success="Same bound as nn.init.kaiming_uniform_(w, a=slope, mode=mode).",
+    doc="""Check ``fn(shape, negative_slope, mode) -> b``, the bound of the uniform
+U(-b, b) that keeps the signal's variance through a LeakyReLU layer with that
+negative slope, for a weight of ``shape`` (``(out, in)`` or ``(out, in, kh, kw)``).""",
 )
 
 
-# --- He normal std ----------------------------------------------------------------
+# --- LSUV: layer-sequential unit-variance initialization ----------------------------
 
 
-def _he_std_ref(fan_in: int, fan_out: int, mode: str) -> float:
-    return math.sqrt(2.0 / (fan_in if mode == "fan_in" else fan_out))
+def _lsuv(weights, x, *, sequential=True, statistic="std", relu=True, post=False):
+    h = x
+    original = list(weights)
+    out = []
+    for i, w in enumerate(weights):
+        z = h @ w.T
+        if not sequential:  # statistics of the original network instead of the rescaled one
+            z_orig = x
+            for w0 in original[: i + 1]:
+                z_orig = z_orig @ w0.T
+                last = z_orig
+                z_orig = torch.relu(z_orig) if relu else z_orig
+            z = last
+        measured = torch.relu(z) if post else z
+        scale = measured.var() if statistic == "var" else measured.std()
+        w = w / scale
+        out.append(w)
+        h = h @ w.T
+        h = torch.relu(h) if relu else h
+    return out
 
 
-def _fan(i: int, o: int, mode: str) -> int:
-    return i if mode == "fan_in" else o
+def _lsuv_ref(weights: list[torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
+    return _lsuv(weights, x)
 
 
-_HE_FIXED = [
-    Case("fan_in mode, 256 -> 128", (256, 128, "fan_in")),
-    Case("fan_out mode, 300 -> 100", (300, 100, "fan_out")),
-    Case("fan_in mode, 3 -> 700", (3, 700, "fan_in")),
-    Case("fan_out mode, 784 -> 10", (784, 10, "fan_out")),
-    Case(
-        "fan_in mode, a 3x3 convolution with 64 input channels (fan_in 576)", (576, 1152, "fan_in")
-    ),
-    Case("the smallest layer, 1 -> 1", (1, 1, "fan_out")),
-]
-
-
-def _he_no_gain(i: int, o: int, m: str) -> float:
-    return math.sqrt(1.0 / _fan(i, o, m))
-
-
-def _he_ignores_mode(i: int, o: int, m: str) -> float:
-    return math.sqrt(2.0 / i)
-
-
-def _he_swapped_modes(i: int, o: int, m: str) -> float:
-    return math.sqrt(2.0 / (o if m == "fan_in" else i))
-
-
-def _he_both_fans(i: int, o: int, m: str) -> float:
-    return math.sqrt(2.0 / (i + o))
-
-
-def _he_variance(i: int, o: int, m: str) -> float:
-    return 2.0 / _fan(i, o, m)
-
-
-def _he_uniform_bound(i: int, o: int, m: str) -> float:
-    return math.sqrt(6.0 / _fan(i, o, m))
-
-
-_HE_MISTAKES: dict[str, Callable] = {
-    "the ReLU gain is missing: He's variance is 2 / fan, not 1 / fan (a ReLU zeroes half "
-    "of its input's variance).": _he_no_gain,
-    "your function ignores `mode`: with mode='fan_out' use fan_out.": _he_ignores_mode,
-    "the modes are swapped: mode='fan_in' uses fan_in, mode='fan_out' uses fan_out.": (
-        _he_swapped_modes
-    ),
-    "that mixes in Xavier: He uses one fan (chosen by mode), not fan_in + fan_out.": _he_both_fans,
-    "you returned the variance 2 / fan; the std is its square root.": _he_variance,
-    "that is He *uniform*'s bound sqrt(6 / fan); the normal std is sqrt(2 / fan).": (
-        _he_uniform_bound
-    ),
+_LSUV_MISTAKES: dict[str, Callable] = {
+    "each layer must be measured on what it really receives: the output of the layers "
+    "before it after they were rescaled, not before.": lambda w, x: _lsuv(w, x, sequential=False),
+    "the target is a unit standard deviation; dividing by the variance fixes the scale "
+    "only when it is already 1.": lambda w, x: _lsuv(w, x, statistic="var"),
+    "the layers are separated by ReLUs: the next layer's input is the activation, not "
+    "the pre-activation.": lambda w, x: _lsuv(w, x, relu=False),
+    "measure the pre-activation z = h @ W.T that the weights produce, not the ReLU's "
+    "output.": lambda w, x: _lsuv(w, x, post=True),
 }
 
 
-def _he_cases(g: torch.Generator) -> list[Case]:
-    fan_in, fan_out = (int(v) for v in torch.randint(2, 1000, (2,), generator=g))
-    mode = ("fan_in", "fan_out")[int(torch.randint(0, 2, (), generator=g))]
-    return [*_HE_FIXED[:-1], Case(f"{mode} mode, {fan_in} -> {fan_out}", (fan_in, fan_out, mode))]
+def _lsuv_cases(g: torch.Generator) -> list[Case]:
+    def net(widths, scale, batch):
+        x = torch.randn(batch, widths[0], generator=g)
+        ws = [
+            scale * torch.randn(n_out, n_in, generator=g)
+            for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
+        ]
+        return ws, x
+
+    cases = []
+    for name, widths, scale in [
+        ("3 layers 20 -> 30 -> 30 -> 10, N(0, 1) weights (too large)", [20, 30, 30, 10], 1.0),
+        ("4 layers of width 40, N(0, 0.01^2) weights (too small)", [40, 40, 40, 40, 40], 0.01),
+        ("one layer 16 -> 8", [16, 8], 0.3),
+    ]:
+        ws, x = net(widths, scale, 128)
+        cases.append(Case(name, (ws, x)))
+    depth = int(torch.randint(2, 6, (), generator=g))
+    widths = [int(v) for v in torch.randint(8, 48, (depth + 1,), generator=g)]
+    ws, x = net(widths, 0.5, 96)
+    cases.append(Case(f"{depth} layers, widths {widths}", (ws, x)))
+    return cases
 
 
-check_he_std = Check(
-    name="check_he_std",
-    cases=_he_cases,
-    reference=_he_std_ref,
-    hint="pick the fan named by `mode`, then keep n * Var(w) / 2 = 1 for a ReLU layer.",
-    mistakes=_HE_MISTAKES,
-    atol=1e-9,
-    rtol=1e-6,
-    success="Same std as nn.init.kaiming_normal_(nonlinearity='relu').",
-    doc="""Check ``fn(fan_in, fan_out, mode) -> std`` of He (Kaiming) normal init for ReLU.""",
+check_lsuv = Check(
+    name="check_lsuv",
+    cases=_lsuv_cases,
+    reference=_lsuv_ref,
+    hint="go through the layers in order; each is judged on the batch as the layers "
+    "before it, already fixed, pass it on.",
+    mistakes=_LSUV_MISTAKES,
+    atol=1e-6,
+    rtol=1e-2,  # either estimator of the std (N or N - 1) is fine
+    success="Every layer's pre-activation now has unit std on the batch, as in Mishkin & Matas.",
+    doc="""Check ``fn(weights, x) -> new_weights``: ``weights`` is a list of ``(out, in)``
+matrices of a bias-free network with a ReLU after every layer, ``x`` a batch
+``(N, in)``; return rescaled copies such that, layer by layer, the
+pre-activation of each layer has standard deviation 1 on this batch.""",
 )
