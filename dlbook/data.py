@@ -37,6 +37,7 @@ __all__ = [
     "place_digits",
     "DrivingSeries",
     "make_driving_series",
+    "digits_on_canvas",
 ]
 
 
@@ -763,3 +764,38 @@ def make_driving_series(
     x = noise_scale * torch.randn(n_steps, n_series, generator=g, dtype=torch.float64)
     x[:, relevant] = s[now]
     return DrivingSeries(x.float(), y.float(), relevant, lags)
+
+
+# --- chapter 12 ---
+
+
+def digits_on_canvas(
+    X: torch.Tensor,
+    *,
+    size: int = 32,
+    digit_size: int = 24,
+    seed: int = 0,
+    return_offsets: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Digit rows of :func:`load_digits` pasted at random positions on a blank canvas.
+
+    Each digit is upsampled to ``digit_size``×``digit_size`` pixels with
+    :func:`digits_as_images` (values in [-1, 1], background -1) and pasted onto a
+    ``size``×``size`` canvas of -1 with its top-left corner at a row and a column
+    drawn uniformly from ``0 … size - digit_size``, independently for every digit.
+    Returns float32 images of shape ``(n, 1, size, size)``; with
+    ``return_offsets=True`` also the int64 ``(n, 2)`` top-left corners (row, column).
+    The same ``X`` and ``seed`` always give the same images.
+    """
+    _check_n(size, "size")
+    _check_n(digit_size, "digit_size")
+    if digit_size > size:
+        raise ValueError(f"digit_size ({digit_size}) must not exceed size ({size})")
+    digits = digits_as_images(X, size=digit_size)
+    n = digits.shape[0]
+    g = _generator(seed)
+    offsets = torch.randint(0, size - digit_size + 1, (n, 2), generator=g)
+    canvas = torch.full((n, 1, size, size), -1.0)
+    for i, (row, col) in enumerate(offsets.tolist()):
+        canvas[i, :, row : row + digit_size, col : col + digit_size] = digits[i]
+    return (canvas, offsets) if return_offsets else canvas

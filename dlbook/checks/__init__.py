@@ -18,6 +18,7 @@ from dlbook.checks.ch08 import *  # noqa: F403
 from dlbook.checks.ch09 import *  # noqa: F403
 from dlbook.checks.ch10 import *  # noqa: F403
 from dlbook.checks.ch11 import *  # noqa: F403
+from dlbook.checks.ch12 import *  # noqa: F403
 from dlbook.checks.ch13 import *  # noqa: F403
 from dlbook.checks.ch17 import *  # noqa: F403
 from dlbook.checks.ch19 import *  # noqa: F403
