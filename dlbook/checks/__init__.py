@@ -17,6 +17,7 @@ from dlbook.checks.ch07 import *  # noqa: F403
 from dlbook.checks.ch08 import *  # noqa: F403
 from dlbook.checks.ch09 import *  # noqa: F403
 from dlbook.checks.ch10 import *  # noqa: F403
+from dlbook.checks.ch14 import *  # noqa: F403
 from dlbook.checks.ch19 import *  # noqa: F403
 from dlbook.checks.ch20 import *  # noqa: F403
 from dlbook.checks.ch24 import *  # noqa: F403
