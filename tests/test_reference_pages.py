@@ -89,6 +89,17 @@ def test_bibliography_entries_are_complete_and_unique() -> None:
             assert p.doi.startswith("10."), f"{p.key}: malformed DOI {p.doi}"
 
 
+def test_bibliography_entries_are_well_formed() -> None:
+    """Every entry closes its braces before the next one starts, and every entry the file
+    holds is read (a lost closing brace silently swallows the next entry)."""
+    text = (ROOT / "pages" / "references.bib").read_text(encoding="utf-8")
+    entries = re.split(r"(?m)^(?=@)", text)[1:]
+    for entry in entries:
+        head = entry.splitlines()[0]
+        assert entry.count("{") == entry.count("}"), f"unbalanced braces in {head}"
+    assert len(rp.read_bib()) == len(entries), "some entries were not read"
+
+
 def test_bibliography_has_the_required_originals() -> None:
     text = (ROOT / rp.BIBFILE).read_text(encoding="utf-8")
     missing = [name for name, ident in REQUIRED.items() if ident not in text]
