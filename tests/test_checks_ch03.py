@@ -153,141 +153,146 @@ def test_pad_collate_not_implemented_and_bad_input() -> None:
 
 
 class WindowSlices(Dataset):
-    def __init__(self, series, window, transform=None):
-        self.series, self.window, self.transform = series, window, transform
+    def __init__(self, series, window, horizon=1, stride=1, transform=None):
+        self.series, self.window, self.horizon = series, window, horizon
+        self.stride, self.transform = stride, transform
 
     def __len__(self):
-        return len(self.series) - self.window
+        fits = len(self.series) - self.window - self.horizon
+        return fits // self.stride + 1 if fits >= 0 else 0
 
     def __getitem__(self, i):
-        if i < 0 or i >= len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} windows")
-        x = self.series[i : i + self.window]
-        if self.transform is not None:
-            x = self.transform(x)
-        return x, self.series[i + self.window]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        s = i * self.stride
+        x = self.series[s : s + self.window]
+        y = self.series[s + self.window : s + self.window + self.horizon]
+        return (self.transform(x) if self.transform else x), y
 
 
 class WindowUnfold(Dataset):
-    """Precomputes every window with Tensor.unfold; indexing a tensor raises IndexError itself."""
+    """All windows at once with unfold, then pick every stride-th."""
 
-    def __init__(self, series, window, transform=None):
-        self.x = series[:-1].unfold(0, window, 1) if window < len(series) else series[:0]
-        self.y = series[window:]
-        self.transform = transform or (lambda v: v)
+    def __init__(self, series, window, horizon=1, stride=1, transform=None):
+        span = window + horizon
+        if len(series) >= span:
+            self.all = series.unfold(0, span, stride)  # (n, window + horizon)
+        else:
+            self.all = series.new_zeros(0, span)
+        self.window, self.transform = window, transform
 
     def __len__(self):
-        return len(self.y)
+        return len(self.all)
 
     def __getitem__(self, i):
-        if i >= len(self.y):
+        if i < 0 or i >= len(self.all):
             raise IndexError(i)
-        return [self.transform(self.x[i]), self.y[i]]
+        x, y = self.all[i, : self.window], self.all[i, self.window :].clone()
+        return (self.transform(x) if self.transform else x.clone()), y
+
+
+class WindowByList(Dataset):
+    """Precomputes the start positions with range()."""
+
+    def __init__(self, series, window, horizon=1, stride=1, transform=None):
+        self.series, self.w, self.h, self.t = series, window, horizon, transform
+        self.starts = list(range(0, len(series) - window - horizon + 1, stride))
+
+    def __len__(self):
+        return len(self.starts)
+
+    def __getitem__(self, i):
+        s = self.starts[i]  # IndexError past the end, as a list does
+        if i < 0:
+            raise IndexError(i)
+        x = self.series[s : s + self.w]
+        return (self.t(x) if self.t else x), self.series[s + self.w : s + self.w + self.h]
+
+
+@pytest.mark.parametrize("cls", [WindowSlices, WindowUnfold, WindowByList])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_window_dataset_accepts_correct_implementations(cls, seed) -> None:
+    verdict = check_window_dataset.verify(cls, seed=seed)
+    assert verdict.passed, verdict.message
 
 
 def _variant(**changes):
-    """A copy of WindowSlices with some methods replaced by a typical mistake."""
-    return type("WindowVariant", (WindowSlices,), changes)
+    return type("Variant", (WindowSlices,), changes)
 
 
-@pytest.mark.parametrize("cls", [WindowSlices, WindowUnfold])
-def test_window_dataset_accepts_correct_implementations(cls, capsys) -> None:
-    check_window_dataset(cls)
-    assert capsys.readouterr().out.startswith("✓ check_window_dataset: all 6 cases passed")
+def _len_ignoring_stride(self):
+    return max(len(self.series) - self.window - self.horizon + 1, 0)
 
 
-def _getitem(x_of, y_of):
-    def getitem(self, i):
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        x = self.series[i : i + self.window]
-        return x_of(self, x), y_of(self, i)
-
-    return getitem
+def _len_one_too_many(self):
+    return WindowSlices.__len__(self) + 1
 
 
-def _tf(self, x):
-    return self.transform(x) if self.transform else x
+def _getitem_start_at_i(self, i):
+    if not 0 <= i < len(self):
+        raise IndexError(i)
+    x = self.series[i : i + self.window]
+    y = self.series[i + self.window : i + self.window + self.horizon]
+    return (self.transform(x) if self.transform else x), y
+
+
+def _getitem_overlapping_target(self, i):
+    x, _ = WindowSlices.__getitem__(self, i)
+    s = i * self.stride + self.window - 1
+    return x, self.series[s : s + self.horizon]
+
+
+def _getitem_scalar_target(self, i):
+    x, y = WindowSlices.__getitem__(self, i)
+    return x, y[0]
+
+
+def _getitem_transform_both(self, i):
+    x, y = WindowSlices.__getitem__(self, i)
+    return x, (self.transform(y) if self.transform else y)
 
 
 @pytest.mark.parametrize(
-    ("changes", "hint"),
+    "changes, hint",
     [
-        ({"__len__": lambda self: len(self.series) - self.window + 1}, "one window too many"),
-        (
-            {"__getitem__": _getitem(_tf, lambda self, i: self.series[i + self.window - 1])},
-            "right AFTER the window",
-        ),
-        (
-            {
-                "__getitem__": _getitem(
-                    _tf, lambda self, i: self.series[i + self.window : i + self.window + 1]
-                )
-            },
-            "must be a 0-d tensor",
-        ),
-        (
-            {
-                "__getitem__": _getitem(
-                    lambda self, x: x, lambda self, i: self.series[i + self.window]
-                )
-            },
-            "apply the transform to the window x",
-        ),
-        (
-            {
-                "__getitem__": _getitem(
-                    _tf,
-                    lambda self, i: (
-                        self.transform(self.series[i + self.window])
-                        if self.transform
-                        else self.series[i + self.window]
-                    ),
-                )
-            },
-            "not to the target y",
-        ),
-        (
-            {"__getitem__": _getitem(_tf, lambda self, i: float(self.series[i + self.window]))},
-            "y is not a tensor",
-        ),
-    ],
-    ids=[
-        "len-plus-one",
-        "target-inside",
-        "target-sliced",
-        "no-transform",
-        "transform-y",
-        "float-y",
+        ({"__len__": _len_ignoring_stride}, "fewer of them"),
+        ({"__len__": _len_one_too_many}, "whole target still fits"),
+        ({"__getitem__": _getitem_start_at_i}, "start `stride` values apart, not one"),
+        ({"__getitem__": _getitem_overlapping_target}, "starts right AFTER the window"),
+        ({"__getitem__": _getitem_scalar_target}, "1-d tensor even when horizon is 1"),
+        ({"__getitem__": _getitem_transform_both}, "input window x only"),
     ],
 )
 def test_window_dataset_names_typical_mistakes(changes, hint) -> None:
-    with pytest.raises(CheckError, match=hint):
-        check_window_dataset(_variant(**changes))
+    verdict = check_window_dataset.verify(_variant(**changes))
+    assert not verdict.passed
+    assert hint in verdict.message
 
 
 def test_window_dataset_wants_index_error() -> None:
-    def wrapping(self, i):  # wraps around instead of failing
-        i = i % len(self)
-        return self.series[i : i + self.window], self.series[i + self.window]
+    def no_check(self, i):
+        s = i * self.stride
+        return self.series[s : s + self.window], self.series[s : s + 1]
 
-    with pytest.raises(CheckError, match="instead of raising IndexError"):
-        check_window_dataset(_variant(__getitem__=wrapping))
+    verdict = check_window_dataset.verify(
+        _variant(__getitem__=lambda self, i: WindowSlices.__getitem__(self, min(i, len(self) - 1)))
+    )
+    assert not verdict.passed and "IndexError" in verdict.message
+    assert not check_window_dataset.verify(_variant(__getitem__=no_check)).passed
 
-    def wrong_error(self, i):
-        if i >= len(self):
-            raise ValueError("too far")
-        return WindowSlices.__getitem__(self, i)
 
-    with pytest.raises(CheckError, match="raised ValueError, expected IndexError"):
-        check_window_dataset(_variant(__getitem__=wrong_error))
+def test_window_dataset_hints_do_not_give_the_formula() -> None:
+    texts = [check_window_dataset.hint]
+    for case in check_window_dataset.make_cases(0):
+        texts.append(case.name)
+    for text in texts:
+        assert "//" not in text and "len(series) -" not in text
 
 
 def test_window_dataset_rejects_writing_into_the_series() -> None:
     def centring(self, i):
         x, y = WindowSlices.__getitem__(self, i)
-        x -= 0.0  # in place on a view of the series; harmless, so only the sub_ below counts
-        x.sub_(1.0)
+        x.sub_(1.0)  # in place on a view of the series
         return x + 1.0, y
 
     with pytest.raises(CheckError, match="changed the series"):
@@ -296,7 +301,7 @@ def test_window_dataset_rejects_writing_into_the_series() -> None:
 
 def test_window_dataset_not_implemented_and_bad_input() -> None:
     class Blank(Dataset):
-        def __init__(self, series, window, transform=None):
+        def __init__(self, series, window, horizon=1, stride=1, transform=None):
             raise NotImplementedError()
 
     with pytest.raises(NotImplementedYet, match="not implemented yet"):

@@ -172,84 +172,108 @@ check_pad_collate = Check(
 
 
 class _WindowReference(Dataset):
-    """Reference: item i is (series[i : i + window] transformed, series[i + window])."""
+    """Reference: windows start every ``stride`` steps; item i is (the ``window`` values from
+    i * stride, transformed; the ``horizon`` values right after them). A window counts only
+    when its whole target lies inside the series."""
 
-    def __init__(self, series: torch.Tensor, window: int, transform: Callable | None = None):
-        self.series, self.window, self.transform = series, window, transform
+    def __init__(
+        self,
+        series: torch.Tensor,
+        window: int,
+        horizon: int = 1,
+        stride: int = 1,
+        transform: Callable | None = None,
+    ):
+        self.series, self.window, self.horizon = series, window, horizon
+        self.stride, self.transform = stride, transform
 
     def __len__(self) -> int:
-        return max(len(self.series) - self.window, 0)
+        span = self.window + self.horizon
+        return max((len(self.series) - span) // self.stride + 1, 0)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        x = self.series[i : i + self.window]
-        return (self.transform(x) if self.transform else x), self.series[i + self.window]
+        start = i * self.stride
+        x = self.series[start : start + self.window]
+        y = self.series[start + self.window : start + self.window + self.horizon]
+        return (self.transform(x) if self.transform else x), y
 
 
-def _item_hint(i: int, got: Any, series: torch.Tensor, window: int, transform) -> str:
+def _item_hint(i: int, got: Any, ref: tuple, case: Case, transform) -> str:
+    series, window, horizon, stride = case.args
     x, y = got
-    t = transform or (lambda v: v)
-    if isinstance(y, torch.Tensor) and y.shape == (1,):
-        return "y must be a 0-d tensor: index the series with series[i + window], do not slice it."
-    if isinstance(y, torch.Tensor) and y.numel() == 1 and float(y) == float(series[i + window - 1]):
-        return "the target is the value right AFTER the window, series[i + window], not its last value."
+    start = i * stride
+    if isinstance(x, torch.Tensor) and x.shape == (window,) and stride > 1:
+        plain = series[i : i + window]
+        if compare(transform(plain) if transform else plain, x) is None and i > 0:
+            return "consecutive windows start `stride` values apart, not one."
+    if isinstance(y, torch.Tensor) and y.dim() == 0:
+        return "the target holds `horizon` values, so it is a 1-d tensor even when horizon is 1."
+    if isinstance(y, torch.Tensor) and y.shape == (horizon,):
+        late = series[start + window - 1 : start + window - 1 + horizon]
+        if len(late) == horizon and compare(y, late) is None:
+            return "the target starts right AFTER the window; it does not repeat its last value."
+        if transform is not None and compare(y, transform(ref[1])) is None:
+            return "the transform belongs to the input window x only, not to the target."
     if (
         isinstance(x, torch.Tensor)
-        and x.shape == (window,)
-        and torch.equal(x, series[i : i + window])
         and transform is not None
+        and x.shape == (window,)
+        and compare(x, series[start : start + window]) is None
     ):
-        return "apply the transform to the window x (only to x) when one is given."
-    if isinstance(y, torch.Tensor) and y.numel() == 1 and transform is not None:
-        if compare(y, t(series[i + window : i + window + 1]).reshape(())) is None:
-            return "apply the transform to the window x only, not to the target y."
+        return "apply the transform to the window x when one is given."
     return (
-        "item i is (series[i : i + window], series[i + window]), with the transform applied to x."
+        "item i is the i-th window (they start `stride` apart) and the `horizon` values after it."
     )
 
 
 def _window_cases(g: torch.Generator) -> list[Case]:
-    ramp = 1.5 * torch.arange(10.0)
+    ramp = 1.5 * torch.arange(12.0)
     noise = torch.randn(23, generator=g)
     scale, shift = (round(float(v), 3) for v in 1 + 9 * torch.rand(2, generator=g))
     spec = [
-        ("a ramp of 10 values, window 3", ramp, 3, None),
-        ("23 random values, window 5", noise, 5, None),
-        ("window 1", noise[:6].clone(), 1, None),
-        ("window = len(series) - 1 (one item)", ramp, 9, None),
-        ("window = len(series) (no items)", ramp[:4].clone(), 4, None),
-        (f"with transform x -> {scale} * x + {shift}", noise, 4, ("affine", scale, shift)),
+        ("a ramp of 12 values, window 3, one step ahead", ramp, 3, 1, 1, None),
+        ("23 random values, window 5, 3 steps ahead", noise, 5, 3, 1, None),
+        ("window 4, 2 steps ahead, a new window every 3 values", noise, 4, 2, 3, None),
+        ("stride 3, the last window just fits", ramp, 2, 1, 3, None),
+        ("window 1, horizon 1, stride 2", noise[:7].clone(), 1, 1, 2, None),
+        ("window + horizon = len(series) (one item)", ramp, 8, 4, 2, None),
+        ("window + horizon > len(series) (no items)", ramp[:5].clone(), 4, 2, 1, None),
+        (f"with transform x -> {scale} * x + {shift}", noise, 4, 2, 2, ("affine", scale, shift)),
     ]
-    return [
-        Case(
-            name,
-            (series, window),
-            {
-                "transform": transform,
-                "past_end": (max(len(series) - window, 0), max(len(series) - window, 0) + 3),
-                "batch_size": 4,
-            },
+    cases = []
+    for name, series, window, horizon, stride, transform in spec:
+        n = len(_WindowReference(series, window, horizon, stride))
+        cases.append(
+            Case(
+                name,
+                (series, window, horizon, stride),
+                {"transform": transform, "past_end": (n, n + 3), "batch_size": 2},
+            )
         )
-        for name, series, window, transform in spec
-    ]
+    return cases
 
 
-def _window_expected(series, window, transform=None, past_end=(), batch_size=0) -> dict:
+def _window_expected(
+    series, window, horizon, stride, transform=None, past_end=(), batch_size=0
+) -> dict:
     fn = probe.TRANSFORMS[transform[0]](*transform[1:]) if transform else None
-    ref = _WindowReference(series, window, fn)
+    ref = _WindowReference(series, window, horizon, stride, fn)
     n = len(ref)
     return {
         "len": n,
         "items": [ref[i] for i in range(n)],
         "past_end": dict.fromkeys(past_end, "IndexError"),
         "changed": False,
-        "batch": ((batch_size, window), (batch_size,)) if batch_size and n >= batch_size else None,
+        "batch": ((batch_size, window), (batch_size, horizon))
+        if batch_size and n >= batch_size
+        else None,
     }
 
 
 def _window_compare(got: Any, expected: dict, case: Case) -> tuple[str, str] | None:
-    series, window = case.args
+    series, window, horizon, stride = case.args
     spec = case.kwargs["transform"]
     transform = probe.TRANSFORMS[spec[0]](*spec[1:]) if spec else None
     if not isinstance(got, dict) or set(got) != set(expected):
@@ -257,25 +281,26 @@ def _window_compare(got: Any, expected: dict, case: Case) -> tuple[str, str] | N
     if got["changed"]:
         return (
             "your dataset changed the series it was given",
-            "x = series[i : i + window] is a view; build new tensors (x = x * 2) instead of "
+            "a slice of the series is a view; build new tensors (x = x * 2) instead of "
             "writing into it (x *= 2, x.add_()).",
         )
     n, want = got["len"], expected["len"]
     if n != want:
-        if isinstance(n, int) and n == want + 1:
-            hint = (
-                "one window too many: the last window must leave one value after it "
-                "for the target, so len = len(series) - window."
-            )
+        span = window + horizon
+        if isinstance(n, int) and n == len(series) - span + 1 and stride > 1:
+            hint = "windows start `stride` values apart, so there are fewer of them."
+        elif isinstance(n, int) and n > want:
+            hint = "a window counts only if its whole target still fits inside the series."
         else:
-            hint = "there is one window per start position i with i + window < len(series)."
+            hint = "count every start position, the first at 0, whose window and target fit."
         return (
-            f"len(ds) is {n}, expected {want} (series of length {len(series)}, window {window})",
+            f"len(ds) is {n}, expected {want} (series of length {len(series)}, window {window}, "
+            f"horizon {horizon}, stride {stride})",
             hint,
         )
     for i, (item, ref) in enumerate(zip(got["items"], expected["items"], strict=False)):
         if isinstance(item, str):
-            return item, "item i is (series[i : i + window], series[i + window])."
+            return item, "every index in range(len(ds)) must give an item."
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             return f"ds[{i}] should be a pair (x, y), got {describe(item)}", "return (x, y)."
         problem = None
@@ -294,7 +319,7 @@ def _window_compare(got: Any, expected: dict, case: Case) -> tuple[str, str] | N
         if problem:
             return (
                 f"ds[{i}] is wrong: expected {describe(ref)}, got {describe(item)}; {problem}",
-                _item_hint(i, tuple(item), series, window, transform),
+                _item_hint(i, tuple(item), ref, case, transform),
             )
     for j, outcome in got["past_end"].items():
         if outcome == "returned":
@@ -310,9 +335,9 @@ def _window_compare(got: Any, expected: dict, case: Case) -> tuple[str, str] | N
             )
     if got["batch"] != expected["batch"]:
         return (
-            f"DataLoader(ds, batch_size=4) gives batches of shapes {got['batch']}, expected "
+            f"DataLoader(ds, batch_size=2) gives batches of shapes {got['batch']}, expected "
             f"{expected['batch']}",
-            "each item must be (x of shape (window,), y a 0-d tensor).",
+            "each item must be (x of shape (window,), y of shape (horizon,)).",
         )
     return None
 
@@ -323,11 +348,11 @@ check_window_dataset = Check(
     reference=_window_expected,
     driver="dataset",
     compare=_window_compare,
-    hint="item i is (series[i : i + window], series[i + window]), with the transform applied to x.",
-    doc="""Check a Dataset class ``cls(series, window, transform=None)`` of sliding windows.
-
-    ``len(ds) == len(series) - window``; ``ds[i] == (x, y)`` with ``x = series[i:i + window]``
-    (after ``transform``, if given) and the 0-d target ``y = series[i + window]``;
-    ``ds[i]`` raises ``IndexError`` for ``i >= len(ds)``.
+    hint="item i is the i-th window (they start `stride` apart) and the `horizon` values after "
+    "it, with the transform applied to the window only.",
+    doc="""Check a Dataset class ``cls(series, window, horizon, stride, transform=None)`` of
+    strided, multi-step windows over a 1-D series: item i is ``(x, y)``, ``x`` the ``window``
+    values starting at ``i * stride`` (after ``transform``), ``y`` the next ``horizon`` values;
+    only windows whose whole target fits count; ``ds[i]`` raises ``IndexError`` past the end.
     """,
 )
