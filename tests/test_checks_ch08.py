@@ -68,7 +68,7 @@ def _gain_bound(shape, a, mode, second, sqrt3=True, linear_fans=False):
     "wrong, hint",
     [
         (lambda s, a, m: _gain_bound(s, a, m, lambda a: 0.5), "is not zero"),
-        (lambda s, a, m: _gain_bound(s, a, m, lambda a: (1 + a) / 2), "before it is squared"),
+        (lambda s, a, m: _gain_bound(s, a, m, lambda a: (1 + a) / 2), "right for slopes 0 and 1"),
         (lambda s, a, m: _gain_bound(s, a, m, lambda a: (1 - a * a) / 2), "adds to the second"),
         (
             lambda s, a, m: _gain_bound(s, a, m, lambda a: (1 + a * a) / 2, sqrt3=False),
@@ -83,6 +83,12 @@ def _gain_bound(shape, a, mode, second, sqrt3=True, linear_fans=False):
         (
             lambda s, a, m: _gain_bound(s, a, m, lambda a: (1 + a * a) / 2, linear_fans=True),
             "a whole kernel window",
+        ),
+        (
+            lambda s, a, m: math.sqrt(
+                3 / ((1 + a * a) / 2 * (sum(map(math.prod, [s[:1] + s[2:], s[1:]])) / 2))
+            ),
+            "Xavier's compromise",
         ),
     ],
 )
@@ -196,6 +202,16 @@ def lsuv_after_relu(weights, x):
     return out
 
 
+def lsuv_per_unit(weights, x):
+    """Normalises every unit (row) on its own: each unit has std 1, the layer need not."""
+    out, h = [], x
+    for w in weights:
+        w = w / (h @ w.T).std(dim=0).unsqueeze(1)
+        out.append(w)
+        h = torch.relu(h @ w.T)
+    return out
+
+
 def lsuv_transposed(weights, x):
     """Treats the weights as (in, out): fails on non-square layers."""
     out, h = [], x
@@ -213,6 +229,7 @@ def lsuv_transposed(weights, x):
         (lsuv_by_variance, "dividing by the variance"),
         (lsuv_no_relu, "separated by ReLUs"),
         (lsuv_after_relu, "not the ReLU's"),
+        (lsuv_per_unit, "not unit by unit"),
     ],
 )
 @pytest.mark.parametrize("seed", SEEDS)

@@ -41,10 +41,9 @@ _KAIMING_MISTAKES: dict[str, Callable] = {
     "correction is smaller than ReLU's.": lambda s, a, m: _bound(
         s, a, m, second_moment=lambda a: 0.5
     ),
-    "the negative side is scaled by the slope before it is squared: how much of "
-    "E[z**2] does the negative half keep?": lambda s, a, m: _bound(
-        s, a, m, second_moment=lambda a: (1 + a) / 2
-    ),
+    "your correction is right for slopes 0 and 1 but not in between: work out the "
+    "second moment of the negative half for a slope of 0.5 by hand, or measure it "
+    "on a million samples.": lambda s, a, m: _bound(s, a, m, second_moment=lambda a: (1 + a) / 2),
     "the negative half adds to the second moment, it does not take away from it.": lambda s, a, m: (
         _bound(s, a, m, second_moment=lambda a: (1 - a * a) / 2)
     ),
@@ -60,9 +59,8 @@ _KAIMING_MISTAKES: dict[str, Callable] = {
     "fans of a weight with more than two dimensions count the window too.": lambda s, a, m: _bound(
         s, a, m, second_moment=lambda a: (1 + a * a) / 2, fans=_fans_linear_only
     ),
-    "He's argument keeps the variance of the next layer's pre-activation; that needs "
-    "Var(w) times the fan times the activation's second moment equal to 1, not "
-    "Xavier's average of the fans.": lambda s, a, m: (
+    "He's argument preserves one direction, the one `mode` names, with one fan; "
+    "averaging the two fans is Xavier's compromise.": lambda s, a, m: (
         math.sqrt(3.0) * math.sqrt(1.0 / ((1 + a * a) / 2 * (sum(_fans(tuple(s))) / 2)))
     ),
 }
@@ -109,7 +107,7 @@ negative slope, for a weight of ``shape`` (``(out, in)`` or ``(out, in, kh, kw)`
 # --- LSUV: layer-sequential unit-variance initialization ----------------------------
 
 
-def _lsuv(weights, x, *, sequential=True, statistic="std", relu=True, post=False):
+def _lsuv(weights, x, *, sequential=True, statistic="std", relu=True, post=False, per_unit=False):
     h = x
     original = list(weights)
     out = []
@@ -123,7 +121,10 @@ def _lsuv(weights, x, *, sequential=True, statistic="std", relu=True, post=False
                 z_orig = torch.relu(z_orig) if relu else z_orig
             z = last
         measured = torch.relu(z) if post else z
-        scale = measured.var() if statistic == "var" else measured.std()
+        if per_unit:  # one scale per output unit (row of w) instead of one per layer
+            scale = measured.std(dim=0)[:, None]
+        else:
+            scale = measured.var() if statistic == "var" else measured.std()
         w = w / scale
         out.append(w)
         h = h @ w.T
@@ -144,6 +145,8 @@ _LSUV_MISTAKES: dict[str, Callable] = {
     "the pre-activation.": lambda w, x: _lsuv(w, x, relu=False),
     "measure the pre-activation z = h @ W.T that the weights produce, not the ReLU's "
     "output.": lambda w, x: _lsuv(w, x, post=True),
+    "LSUV rescales a whole layer by one number: its std is taken over all entries of "
+    "z at once, not unit by unit.": lambda w, x: _lsuv(w, x, per_unit=True),
 }
 
 
