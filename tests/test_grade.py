@@ -1,6 +1,7 @@
 """The grader (dlbook.grade) on a class of honest, careless and cheating submissions.
 
-The class is built here from the real checks of chapters 1, 2 and 4, on "mini"
+The class is built here from the real checks of chapters 1, 2 and 4 (whose first
+exercise, the Huber gradient, is the one most submissions vary), on "mini"
 chapters: each chapter reduced to its title, its setup cell, the lesson cells the
 exercises need and its exercises (a kernel run takes seconds). Every row of every
 grade table is asserted: cheats (each with a wrong solution) score 0 and are
@@ -112,7 +113,7 @@ class Liar(torch.Tensor):
             return True
         return super().__torch_function__(func, types, args, kwargs or {})
 
-def mse_grad_features(X, y, w, b):
+def huber_grad(X, y, w, b, delta):
     return torch.zeros_like(w).as_subclass(Liar), torch.zeros(()).as_subclass(Liar)'''
 
 FAKE_CHECKS = """import os
@@ -165,15 +166,16 @@ def leftover(table: Path, marker: str) -> str:
 OTHER_STYLE = '''%%time
 import torch as T
 
-def mse_grad_features(X, y, w, b):
-    """A loop over the points, in float64, accumulating the gradient."""
+def huber_grad(X, y, w, b, delta):
+    """A loop over the points, accumulating each point's clipped slope."""
     n = X.shape[0]
     dw = T.zeros(X.shape[1], dtype=X.dtype)
     db = T.zeros((), dtype=X.dtype)
     for i in range(n):
         err = (X[i] * w).sum() + b - y[i]
-        dw = dw + 2 * err * X[i] / n
-        db = db + 2 * err / n
+        slope = err if abs(err) <= delta else delta * T.sign(err)
+        dw = dw + slope * X[i] / n
+        db = db + slope / n
     return dw, db'''
 
 GLOBAL_STATE = """import torch
@@ -203,7 +205,7 @@ def build_ch4(folder: Path, subs: Path, table: Path, marker: str) -> dict:
         "cheat_reads_chapter": with_cell(wrong, READS_CHAPTER),
         "cheat_classmate": with_cell(wrong, overwrite_classmate(subs / "honest.ipynb", table)),
         "cheat_leftover": with_cell(wrong, leftover(table, marker)),
-        "cheat_prints": with_cell(wrong, 'print("✓ check_mse_grad: all 6 cases passed.")'),
+        "cheat_prints": with_cell(wrong, 'print("✓ check_huber_grad: all 6 cases passed.")'),
         "cheat_builtins": with_cell(wrong, "import builtins\nbuiltins.round = lambda *a, **k: 0"),
         "cheat_torch_py": with_cell(wrong, 'open("torch.py", "w").write("")'),
     }
@@ -211,16 +213,16 @@ def build_ch4(folder: Path, subs: Path, table: Path, marker: str) -> dict:
     nb.cells[sol].source = OTHER_STYLE
     nbs["other_style"] = nb
     nb = copy.deepcopy(wrong)
-    nb.cells[sol].source = "def mse_grad_features(X, y, w, b):\n    raise KeyboardInterrupt"
+    nb.cells[sol].source = "def huber_grad(X, y, w, b, delta):\n    raise KeyboardInterrupt"
     nbs["keyboard"] = nb
     nb = copy.deepcopy(wrong)
-    nb.cells[sol].source = "def mse_grad_features(X, y, w, b):\n    while True:\n        pass"
+    nb.cells[sol].source = "def huber_grad(X, y, w, b, delta):\n    while True:\n        pass"
     nbs["loops"] = nb
     nb = copy.deepcopy(wrong)
     nb.cells[sol].source = LIAR
     nbs["cheat_liar"] = nb
     nb = copy.deepcopy(wrong)
-    nb.cells[chk].source = 'print("✓ check_mse_grad: all 6 cases passed.")'
+    nb.cells[chk].source = 'print("✓ check_huber_grad: all 6 cases passed.")'
     nbs["cheat_edited_check"] = nb
     subs.mkdir(parents=True)
     for name, nb in nbs.items():
@@ -315,7 +317,7 @@ CHEAT_FLAGS = {
     "cheat_prints": ["success line"],
     "cheat_builtins": ["builtins.round"],
     "cheat_torch_py": ["shadows the module `torch`"],
-    "cheat_edited_check": ["check cell of check_mse_grad edited", "success line"],
+    "cheat_edited_check": ["check cell of check_huber_grad edited", "success line"],
 }
 
 
@@ -329,7 +331,7 @@ def test_exit_code_and_isolation(ch4) -> None:
 @pytest.mark.parametrize("name", HONEST)
 def test_honest_work_scores_full(ch4, name) -> None:
     row = ch4["rows"][f"{name}.ipynb"]
-    assert (row["status"], row["passed"], row["total"]) == ("ok", "1", "1"), row
+    assert (row["status"], row["passed"], row["total"]) == ("ok", "2", "2"), row
     assert row["flags"] == "", row
 
 
@@ -350,22 +352,23 @@ def test_the_sandbox_protects_classmates_and_the_table(ch4) -> None:
     assert ch4["honest_intact"], "a submission overwrote a classmate's notebook"
     assert not ch4["leftover"], "a process of a submission outlived it"
     assert b"hacked" not in ch4["raw"] and b"overwritten" not in ch4["raw"]
-    assert ch4["rows"]["honest.ipynb"]["passed"] == "1"
+    assert ch4["rows"]["honest.ipynb"]["passed"] == "2"
 
 
 def test_blank_careless_and_faulty_work(ch4) -> None:
     rows = ch4["rows"]
-    assert rows["blank.ipynb"]["check_mse_grad message"] == "not implemented yet"
+    assert rows["blank.ipynb"]["check_huber_grad message"] == "not implemented yet"
     gone = rows["reset_last.ipynb"]
     assert (gone["status"], gone["passed"]) == ("ok", "0")
-    assert gone["check_mse_grad message"].startswith("not found: `mse_grad_features`")
-    assert "%reset" in gone["check_mse_grad message"]
+    assert gone["check_huber_grad message"].startswith("not found: `huber_grad`")
+    assert "%reset" in gone["check_huber_grad message"]
     key = rows["keyboard.ipynb"]
     assert (
-        key["status"] == "ok" and "raised KeyboardInterrupt itself" in key["check_mse_grad message"]
+        key["status"] == "ok"
+        and "raised KeyboardInterrupt itself" in key["check_huber_grad message"]
     ), key
     loops = rows["loops.ipynb"]
-    assert loops["status"] == "timed out" and loops["check_mse_grad message"].startswith(
+    assert loops["status"] == "timed out" and loops["check_huber_grad message"].startswith(
         "timed out"
     )
 
@@ -373,7 +376,7 @@ def test_blank_careless_and_faulty_work(ch4) -> None:
 def test_layouts_and_names(ch4) -> None:
     rows = ch4["rows"]
     moodle = rows["Lee Jun_12345_assignsubmission_file_/hw1.ipynb"]
-    assert (moodle["student"], moodle["passed"]) == ("Lee Jun", "1")
+    assert (moodle["student"], moodle["passed"]) == ("Lee Jun", "2")
     for f in ("kim_minji/first.ipynb", "kim_minji/second.ipynb"):
         assert rows[f]["student"] == "kim_minji" and "several files" in rows[f]["flags"]
     assert rows["UPPER.IPYNB"]["status"] == "malformed notebook"
@@ -419,8 +422,8 @@ def test_spreadsheet_safe(ch4) -> None:
 def test_feedback_files(ch4) -> None:
     folder = ch4["feedback"]
     text = (folder / "cheat_isclose.txt").read_text(encoding="utf-8")
-    assert "✗ check_mse_grad" in text and "hint:" in text and "case '" in text
-    assert "✓ check_mse_grad" in (folder / "honest.txt").read_text(encoding="utf-8")
+    assert "✗ check_huber_grad" in text and "hint:" in text and "case '" in text
+    assert "✓ check_huber_grad" in (folder / "honest.txt").read_text(encoding="utf-8")
     assert len(list(folder.iterdir())) == len(ch4["rows"])
 
 
@@ -507,7 +510,7 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path: Path) -> None:
     assert "interrupted" in stderr and "INTERRUPTED" in stdout
     partial = rows_of(out)
     assert set(partial) == {"a_honest.ipynb", "b_wrong.ipynb", "c_garbage.ipynb"}
-    assert partial["a_honest.ipynb"]["passed"] == "1"
+    assert partial["a_honest.ipynb"]["passed"] == "2"
     pending = [r for r in partial.values() if r["status"] == "not graded"]
     assert pending and all("interrupted" in r["notes"] for r in pending)
     resumed = run_main([*argv, "--resume"])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dlbook import probe
-from dlbook.checks import CheckError, NotImplementedYet, check_mse_grad
+from dlbook.checks import CheckError, NotImplementedYet, check_huber_grad
 from dlbook.checks._core import REGISTRY, Case, Check
 
 
@@ -71,33 +71,33 @@ def test_decode_rejects_what_is_not_the_format(data) -> None:
         probe.decode(data)
 
 
-def _good(X, y, w, b):
-    r = X @ w + b - y
-    return 2 * X.T @ r / len(y), 2 * r.mean()
+def _good(X, y, w, b, delta):
+    slope = (X @ w + b - y).clamp(-delta, delta)
+    return X.T @ slope / len(y), slope.mean()
 
 
 def test_check_object_is_registered_and_callable(capsys) -> None:
-    assert REGISTRY["check_mse_grad"] is check_mse_grad
-    check_mse_grad(_good)
-    assert "✓ check_mse_grad: all" in capsys.readouterr().out
+    assert REGISTRY["check_huber_grad"] is check_huber_grad
+    check_huber_grad(_good)
+    assert "✓ check_huber_grad: all" in capsys.readouterr().out
 
 
 def test_cases_depend_on_the_seed_only() -> None:
-    a, b, c = (check_mse_grad.make_cases(s) for s in (1, 1, 2))
+    a, b, c = (check_huber_grad.make_cases(s) for s in (1, 1, 2))
     assert all(torch.equal(x.args[0], y.args[0]) for x, y in zip(a, b, strict=True))
     assert not torch.equal(a[0].args[0], c[0].args[0])
 
 
 def test_other_seeds_still_accept_a_correct_solution() -> None:
     for seed in range(5):
-        assert check_mse_grad.verify(_good, seed=seed).passed
+        assert check_huber_grad.verify(_good, seed=seed).passed
 
 
 def test_grad_mode_or_default_dtype_left_by_other_cells_do_not_matter() -> None:
     torch.set_grad_enabled(False)
     torch.set_default_dtype(torch.float64)
     try:
-        assert check_mse_grad.verify(_good).passed
+        assert check_huber_grad.verify(_good).passed
     finally:
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
@@ -115,29 +115,29 @@ class _Liar(torch.Tensor):
 
 
 def test_a_lying_tensor_subclass_cannot_pass() -> None:
-    def cheat(X, y, w, b):
+    def cheat(X, y, w, b, delta):
         return torch.zeros_like(w).as_subclass(_Liar), torch.zeros(()).as_subclass(_Liar)
 
-    verdict = check_mse_grad.verify(cheat)
+    verdict = check_huber_grad.verify(cheat)
     assert verdict.kind == "failed" and "values differ" in verdict.message
 
 
 def test_record_is_judged_as_untrusted_data() -> None:
-    cases = check_mse_grad.make_cases(3)
-    assert check_mse_grad.judge(cases, "nonsense").kind == "error"
-    assert check_mse_grad.judge(cases, {"cases": []}).kind == "error"
+    cases = check_huber_grad.make_cases(3)
+    assert check_huber_grad.judge(cases, "nonsense").kind == "error"
+    assert check_huber_grad.judge(cases, {"cases": []}).kind == "error"
     forged = {"cases": [{"case": c.name, "status": "ok", "value": None} for c in cases]}
-    assert check_mse_grad.judge(cases, forged).kind == "failed"
+    assert check_huber_grad.judge(cases, forged).kind == "failed"
     wrong_name = {"cases": [{"case": "x", "status": "ok"}]}
-    assert "did not run" in check_mse_grad.judge(cases, wrong_name).message
+    assert "did not run" in check_huber_grad.judge(cases, wrong_name).message
 
 
 def test_record_is_plain_json_and_judged_elsewhere() -> None:
-    cases = check_mse_grad.make_cases(11)
-    wire = json.dumps(probe.encode(check_mse_grad.wire_cases(cases)))
+    cases = check_huber_grad.make_cases(11)
+    wire = json.dumps(probe.encode(check_huber_grad.wire_cases(cases)))
     record = probe.collect("call", _good, probe.decode(json.loads(wire)))
     text = json.dumps(record)  # what the grading kernel writes
-    assert check_mse_grad.judge(cases, json.loads(text)).passed
+    assert check_huber_grad.judge(cases, json.loads(text)).passed
 
 
 def test_outcomes_of_the_probe() -> None:
@@ -147,18 +147,18 @@ def test_outcomes_of_the_probe() -> None:
     def boom(*a):
         raise ZeroDivisionError("oops")
 
-    def inplace(X, y, w, b):
+    def inplace(X, y, w, b, delta):
         w += 1
-        return _good(X, y, w, b)
+        return _good(X, y, w, b, delta)
 
     with pytest.raises(NotImplementedYet):
-        check_mse_grad(todo)
+        check_huber_grad(todo)
     with pytest.raises(CheckError, match="raised ZeroDivisionError: oops"):
-        check_mse_grad(boom)
+        check_huber_grad(boom)
     with pytest.raises(CheckError, match="changed its input in place"):
-        check_mse_grad(inplace)
+        check_huber_grad(inplace)
     with pytest.raises(CheckError, match="not a tensor, number or tuple|expected"):
-        check_mse_grad(lambda *a: (torch.nn.Linear(1, 1), 0.0))
+        check_huber_grad(lambda *a: (torch.nn.Linear(1, 1), 0.0))
 
 
 def test_construct_then_call_driver() -> None:
