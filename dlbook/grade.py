@@ -149,7 +149,7 @@ class GradedCheck:
 
     call: CheckCall
     check: Any = None  #: the ``Check``; None when it cannot be graded securely
-    candidate: str = ""  #: the expression passed to the check, e.g. ``mse_grad_features``
+    candidate: str = ""  #: the expression passed to the check, e.g. ``huber_grad``
     why: str = ""  #: why it cannot be graded
 
     @property

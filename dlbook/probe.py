@@ -541,7 +541,7 @@ def run_check(
     """Grading entry point: find the candidate in the notebook's namespace, probe it.
 
     The grader's one cell per check calls this with the check cell's candidate
-    expression (e.g. ``"mse_grad_features"``) and its set-up statements ``prefix``;
+    expression (e.g. ``"huber_grad"``) and its set-up statements ``prefix``;
     both are evaluated in a copy of the notebook's ``namespace``. A name that is not
     there (a deleted exercise cell, ``%reset``) gives ``{"missing": [...]}``.
     The record written to ``output`` also says what :func:`integrity` found.

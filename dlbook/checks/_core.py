@@ -297,7 +297,7 @@ def random_cases(
 
 # --- one definition of a check, for the notebook and for the grader ------------------------
 
-#: Every :class:`Check` by name (``"check_mse_grad"`` -> its definition).
+#: Every :class:`Check` by name (``"check_huber_grad"`` -> its definition).
 REGISTRY: dict[str, Check] = {}
 
 
@@ -337,7 +337,7 @@ class Check:
        reader's result, else the generic ``hint``. Hints name the idea, never the
        formula.
 
-    Calling the check, ``check_mse_grad(fn)``, runs all three in the notebook and
+    Calling the check, ``check_huber_grad(fn)``, runs all three in the notebook and
     prints one line on success or raises :class:`CheckError`.
     """
 
