@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["plot_curves", "plot_decision_boundary", "show_images"]
+__all__ = ["draw_graph", "plot_curves", "plot_decision_boundary", "show_images"]
 
 
 def plot_curves(
@@ -111,3 +111,130 @@ def show_images(
                 ax.set_title(str(labels[i]), fontsize=9, fontweight="normal")
     fig.suptitle(title, fontweight="bold")
     return fig
+
+
+#: Box colours of ``draw_graph``, one per kind of node, in the order the kinds first appear.
+GRAPH_COLOURS = ("#d6e6f5", "#fde2c8", "#dcefd6", "#eadcf2")
+
+
+def graph_layers(
+    nodes: Sequence[Hashable], edges: Sequence[tuple[Hashable, Hashable]]
+) -> dict[Hashable, int]:
+    """Each node's longest distance (in edges) from a node that no edge points to.
+
+    ``edges`` are ``(source, target)`` pairs of ids from ``nodes``; the graph must be acyclic.
+    A repeated edge (``x * x`` uses ``x`` twice) counts once.
+    """
+    known = set(nodes)
+    if len(known) != len(nodes):
+        raise ValueError("draw_graph: a node id appears twice in nodes")
+    for src, dst in edges:
+        if src not in known or dst not in known:
+            raise ValueError(f"draw_graph: the edge {src!r} -> {dst!r} names an unknown node")
+    targets: dict[Hashable, set[Hashable]] = {n: set() for n in nodes}
+    n_in = dict.fromkeys(nodes, 0)
+    for src, dst in edges:
+        if dst not in targets[src]:
+            targets[src].add(dst)
+            n_in[dst] += 1
+    layer = dict.fromkeys(nodes, 0)
+    ready = [n for n in nodes if n_in[n] == 0]
+    done = 0
+    while ready:  # Kahn's order: a node is placed after everything that points to it
+        node = ready.pop()
+        done += 1
+        for dst in targets[node]:
+            layer[dst] = max(layer[dst], layer[node] + 1)
+            n_in[dst] -= 1
+            if n_in[dst] == 0:
+                ready.append(dst)
+    if done != len(nodes):
+        raise ValueError("draw_graph: the edges form a cycle")
+    return layer
+
+
+def draw_graph(
+    nodes: Sequence[Hashable],
+    edges: Sequence[tuple[Hashable, Hashable]],
+    labels: Mapping[Hashable, str],
+    *,
+    title: str,
+    kinds: Mapping[Hashable, str] | None = None,
+    xlabel: str = "nodes at the same distance from the top",
+    ylabel: str = "steps from the top",
+    fontsize: float = 9,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
+    """Draw a small directed acyclic graph as labelled boxes joined by arrows.
+
+    ``nodes`` are hashable ids (each once), ``edges`` ``(source, target)`` pairs of them, and
+    ``labels`` the text of each box (it may span several lines). Every node sits on the row of
+    its longest distance from a node without incoming edges, so those are on top; within a row,
+    nodes are ordered by where the nodes pointing to them sit, which avoids most crossings.
+    ``kinds`` optionally names each node's kind (e.g. "operation", "leaf"): one box colour and
+    one legend entry per kind. Returns the figure; the caller shows it.
+    """
+    if not nodes:
+        raise ValueError("draw_graph needs at least one node")
+    missing = [n for n in nodes if n not in labels]
+    if missing:
+        raise ValueError(f"draw_graph: no label for node {missing[0]!r}")
+    layer = graph_layers(nodes, edges)
+    rows: dict[int, list[Hashable]] = {}
+    for node in nodes:
+        rows.setdefault(layer[node], []).append(node)
+    sources: dict[Hashable, list[Hashable]] = {n: [] for n in nodes}
+    for src, dst in edges:
+        sources[dst].append(src)
+    pos: dict[Hashable, tuple[float, float]] = {}
+    for depth in sorted(rows):
+        row = rows[depth]
+        if depth > 0:  # every node below the top row has a source in a row above
+            row.sort(key=lambda n: sum(pos[s][0] for s in sources[n]) / len(sources[n]))
+        for i, node in enumerate(row):
+            pos[node] = (i - (len(row) - 1) / 2, -depth)
+
+    n_rows = max(rows) + 1
+    width = max(len(row) for row in rows.values())
+    n_lines = max(str(labels[n]).count("\n") + 1 for n in nodes)
+    if ax is None:
+        _, ax = plt.subplots(
+            figsize=(max(6.0, 1.6 * width + 2.5), max(3.0, (0.55 + 0.22 * n_lines) * n_rows + 1.2))
+        )
+    colour: dict[str, str] = {}
+    box: dict[Hashable, plt.Text] = {}
+    for node in nodes:
+        kind = kinds.get(node, "") if kinds is not None else ""
+        if kind not in colour:
+            colour[kind] = GRAPH_COLOURS[len(colour) % len(GRAPH_COLOURS)]
+        box[node] = ax.text(
+            *pos[node],
+            str(labels[node]),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            zorder=3,
+            bbox={"boxstyle": "round", "fc": colour[kind], "ec": "0.3"},
+        )
+    for src, dst in edges:  # from the bottom of the source's box to the top of the target's
+        ax.annotate(
+            "",
+            xy=(0.5, 1.0),
+            xycoords=box[dst],
+            xytext=(0.5, 0.0),
+            textcoords=box[src],
+            arrowprops={"arrowstyle": "->", "color": "0.4", "shrinkA": 4, "shrinkB": 4},
+            zorder=2,
+        )
+    if kinds is not None:
+        for kind, fc in colour.items():
+            ax.scatter([], [], marker="s", s=80, color=fc, ec="0.3", label=kind or "other")
+        ax.legend(loc="upper right")
+    half = (width - 1) / 2 + 1.1
+    ax.set_xlim(-half, half)
+    ax.set_ylim(-n_rows + 0.5, 0.5)
+    ax.set_yticks([-d for d in range(n_rows)], [str(d) for d in range(n_rows)])
+    ax.set_xticks([])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(False)
+    return ax.figure
