@@ -12,7 +12,7 @@ from dlbook.checks import (
     CheckError,
     NotImplementedYet,
     check_cosine_schedule,
-    check_max_stable_lr,
+    check_logistic_safe_lr,
 )
 
 # --- check_cosine_schedule ------------------------------------------------------
@@ -117,29 +117,29 @@ def test_cosine_non_callable_is_rejected(bad) -> None:
         check_cosine_schedule(bad)
 
 
-# --- check_max_stable_lr ---------------------------------------------------------
+# --- check_logistic_safe_lr -------------------------------------------------------
 
 
 def stable_eigvalsh(X):
-    H = 2 * X.T @ X / X.shape[0]
+    H = X.T @ X / (4 * X.shape[0])  # the logistic Hessian at theta = 0
     return 2 / torch.linalg.eigvalsh(H)[-1]
 
 
 def stable_svd(X):
     """Through the largest singular value of X, as a Python float."""
     sigma = torch.linalg.svdvals(X.double())[0].item()
-    return X.shape[0] / sigma**2
+    return 8 * X.shape[0] / sigma**2
 
 
 def stable_gram_rows(X):
     """The n-by-n matrix X X^T has the same non-zero eigenvalues as X^T X."""
-    lam = torch.linalg.eigvalsh(2 * X @ X.T / X.shape[0]).max()
+    lam = torch.linalg.eigvalsh(0.25 * X @ X.T / X.shape[0]).max()
     return 2 / lam
 
 
 def stable_power_iteration(X):
-    """Power iteration on the Hessian, without any eigen-solver."""
-    H = 2 * X.double().T @ X.double() / X.shape[0]
+    """Power iteration on the bound, without any eigen-solver."""
+    H = 0.25 * X.double().T @ X.double() / X.shape[0]
     v = torch.ones(H.shape[0], dtype=torch.float64)
     for _ in range(2000):
         v = H @ v
@@ -148,19 +148,54 @@ def stable_power_iteration(X):
 
 
 def stable_numpy(X):
-    H = 2 * X.numpy().T @ X.numpy() / X.shape[0]
+    H = 0.25 * X.numpy().T @ X.numpy() / X.shape[0]
     return 2 / np.linalg.eigvalsh(H).max()
 
 
+def stable_autograd_at_zero(X):
+    """Autograd's Hessian of the logistic loss at theta = 0 (any labels), where it peaks."""
+    X = X.double()
+    s = torch.ones(X.shape[0], dtype=torch.float64)
+
+    def loss(theta):
+        return torch.nn.functional.softplus(-s * (X @ theta)).mean()
+
+    H = torch.autograd.functional.hessian(loss, torch.zeros(X.shape[1], dtype=torch.float64))
+    return 2 / torch.linalg.eigvalsh(H).max()
+
+
 @pytest.mark.parametrize(
-    "fn", [stable_eigvalsh, stable_svd, stable_gram_rows, stable_power_iteration, stable_numpy]
+    "fn",
+    [
+        stable_eigvalsh,
+        stable_svd,
+        stable_gram_rows,
+        stable_power_iteration,
+        stable_numpy,
+        stable_autograd_at_zero,
+    ],
 )
 def test_stable_accepts_correct_implementations(fn, capsys) -> None:
-    check_max_stable_lr(fn)
-    assert "✓ check_max_stable_lr" in capsys.readouterr().out
+    check_logistic_safe_lr(fn)
+    assert "✓ check_logistic_safe_lr" in capsys.readouterr().out
 
 
-def _stable_variant(*, which="max", numerator=2.0, factor=2.0, mean=True, sqrt=False):
+def test_safe_rate_holds_at_random_points() -> None:
+    """The reference is below 2 / lambda_max of the logistic Hessian at many random theta."""
+    g = torch.Generator().manual_seed(3)
+    for case in check_logistic_safe_lr.make_cases(0):
+        (X,) = case.args
+        X = X.double()
+        safe = float(check_logistic_safe_lr.reference(X))
+        s = torch.where(torch.rand(X.shape[0], generator=g) < 0.5, -1.0, 1.0).double()
+        for _ in range(20):
+            theta = 3 * torch.randn(X.shape[1], generator=g, dtype=torch.float64)
+            m = s * (X @ theta)
+            H = (X.T * (torch.sigmoid(m) * torch.sigmoid(-m))) @ X / X.shape[0]
+            assert safe <= 2 / torch.linalg.eigvalsh(H).max().item() * (1 + 1e-9), case.name
+
+
+def _stable_variant(*, which="max", numerator=2.0, factor=0.25, mean=True, sqrt=False):
     def fn(X):
         n = X.shape[0]
         H = factor * X.T @ X / (n if mean else 1)
@@ -184,7 +219,8 @@ def _stable_variant(*, which="max", numerator=2.0, factor=2.0, mean=True, sqrt=F
     [
         (_stable_variant(which="min"), "set by the *largest* eigenvalue"),
         (_stable_variant(numerator=1.0), "you returned 1 / lambda_max"),
-        (_stable_variant(factor=1.0), "your rate is twice too large"),
+        (_stable_variant(factor=2.0), "largest stable rate of the squared error"),
+        (_stable_variant(factor=1.0), "bound on the logistic loss's curvature is too large"),
         (_stable_variant(mean=False), "n times too small"),
         (_stable_variant(which="trace"), "the trace is the sum of all the eigenvalues"),
         (_stable_variant(which="diag"), "eigenvalues only when it is diagonal"),
@@ -193,34 +229,41 @@ def _stable_variant(*, which="max", numerator=2.0, factor=2.0, mean=True, sqrt=F
     ],
 )
 def test_stable_rejects_typical_mistakes(wrong, hint) -> None:
-    with pytest.raises(CheckError, match="check_max_stable_lr: case") as info:
-        check_max_stable_lr(wrong)
+    with pytest.raises(CheckError, match="check_logistic_safe_lr: case") as info:
+        check_logistic_safe_lr(wrong)
     assert hint in str(info.value)
+
+
+def test_stable_mistake_hints_do_not_state_the_answer() -> None:
+    from dlbook.checks.ch05 import _STABLE_MISTAKES
+
+    for text in [*_STABLE_MISTAKES, check_logistic_safe_lr.hint]:
+        assert "1/4" not in text and "0.25" not in text and "8 *" not in text, text
 
 
 def test_stable_rejects_in_place_modification() -> None:
     def in_place(X):
-        X.mul_(2 / X.shape[0] ** 0.5)  # scales X so that X^T X is already the Hessian
+        X.mul_(0.5 / X.shape[0] ** 0.5)  # scales X so that X^T X is already the bound
         return 2 / torch.linalg.eigvalsh(X.T @ X).max()
 
     with pytest.raises(CheckError, match="changed its input in place"):
-        check_max_stable_lr(in_place)
+        check_logistic_safe_lr(in_place)
 
 
 def test_stable_vector_result_is_reported() -> None:
     def all_rates(X):
-        return 2 / torch.linalg.eigvalsh(2 * X.T @ X / X.shape[0])  # one per eigenvalue
+        return 8 * X.shape[0] / torch.linalg.eigvalsh(X.T @ X)  # one per eigenvalue
 
     with pytest.raises(CheckError, match="should be one number"):
-        check_max_stable_lr(all_rates)
+        check_logistic_safe_lr(all_rates)
 
 
 def test_stable_complex_result_is_reported() -> None:
     def complex_eigs(X):
-        return 2 / torch.linalg.eigvals(2 * X.T @ X / X.shape[0])[0]
+        return 8 * X.shape[0] / torch.linalg.eigvals(X.T @ X)[0]
 
     with pytest.raises(CheckError, match="complex number"):
-        check_max_stable_lr(complex_eigs)
+        check_logistic_safe_lr(complex_eigs)
 
 
 def test_stable_not_implemented_yet() -> None:
@@ -228,10 +271,10 @@ def test_stable_not_implemented_yet() -> None:
         raise NotImplementedError()
 
     with pytest.raises(NotImplementedYet):
-        check_max_stable_lr(todo)
+        check_logistic_safe_lr(todo)
 
 
 @pytest.mark.parametrize("bad", [None, 0.2, [1, 2]])
 def test_stable_non_callable_is_rejected(bad) -> None:
-    with pytest.raises(CheckError, match="check_max_stable_lr: expected your function"):
-        check_max_stable_lr(bad)
+    with pytest.raises(CheckError, match="check_logistic_safe_lr: expected your function"):
+        check_logistic_safe_lr(bad)

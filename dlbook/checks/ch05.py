@@ -1,4 +1,4 @@
-"""Exercise checks of chapter 05 (the learning rate): a cosine schedule, the largest stable rate."""
+"""Exercise checks of chapter 05 (the learning rate): a cosine schedule, a rate safe everywhere."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from dlbook.checks._core import Case, Check
 
-__all__ = ["check_cosine_schedule", "check_max_stable_lr"]
+__all__ = ["check_cosine_schedule", "check_logistic_safe_lr"]
 
 Tensor = torch.Tensor
 
@@ -123,7 +123,7 @@ check_cosine_schedule = Check(
 )
 
 
-# --- the largest stable learning rate of linear regression --------------------------
+# --- the largest rate that is stable at every point of a logistic loss ---------------
 
 
 def _max_stable_lr(
@@ -131,11 +131,16 @@ def _max_stable_lr(
     *,
     which: str = "max",
     numerator: float = 2.0,
-    hess_factor: float = 2.0,
+    hess_factor: float = 0.25,
     mean: bool = True,
     sqrt: bool = False,
 ) -> Tensor:
-    """2 / (largest eigenvalue of the MSE's Hessian), with switches for the usual mistakes."""
+    """2 / (largest eigenvalue of ``hess_factor * X^T X / n``), with switches for mistakes.
+
+    With the default ``hess_factor`` this is the largest learning rate that stays below
+    2 / lambda_max of the logistic loss's Hessian at every parameter vector (the bound on
+    that Hessian is reached at theta = 0); ``hess_factor=2`` is the squared error's rate.
+    """
     X = X.double()
     n = X.shape[0]
     H = hess_factor * X.T @ X / (n if mean else 1)
@@ -181,8 +186,12 @@ _STABLE_MISTAKES: dict[str, Callable] = {
     ),
     "you returned 1 / lambda_max: that rate zeroes the steepest direction in one step, but "
     "gradient descent diverges only beyond twice that.": lambda X: _max_stable_lr(X, numerator=1.0),
-    "your rate is twice too large: your Hessian misses the factor 2 that differentiating the "
-    "square brings.": lambda X: _max_stable_lr(X, hess_factor=1.0),
+    "that is the largest stable rate of the squared error (chapter 4's loss), not of the "
+    "logistic loss: how large can the logistic loss's second derivative with respect to the "
+    "margin get?": lambda X: _max_stable_lr(X, hess_factor=2.0),
+    "your bound on the logistic loss's curvature is too large: what is the largest value of "
+    "its second derivative with respect to the margin, and at which margin is it "
+    "reached?": lambda X: _max_stable_lr(X, hess_factor=1.0),
     "your rate is n times too small: the loss is a mean over the n points, and so are its "
     "gradient and its Hessian.": lambda X: _max_stable_lr(X, mean=False),
     "the trace is the sum of all the eigenvalues: 2 / trace is a safe rate, but smaller "
@@ -198,21 +207,21 @@ _STABLE_MISTAKES: dict[str, Callable] = {
 }
 
 
-check_max_stable_lr = Check(
-    name="check_max_stable_lr",
+check_logistic_safe_lr = Check(
+    name="check_logistic_safe_lr",
     cases=_stable_cases,
     reference=lambda X: _max_stable_lr(X),
     prepare=lambda value: _as_float(value, "your result"),
-    hint="build the Hessian of the loss first (differentiate the gradient of chapter 4 "
-    "once more), then take its largest eigenvalue.",
+    hint="bound the logistic loss's Hessian by one matrix that holds at every theta (where is "
+    "each point's weight largest?), then take that matrix's largest eigenvalue.",
     mistakes=_STABLE_MISTAKES,
     atol=0.0,
     rtol=1e-4,
-    success="Beyond this rate gradient descent on that loss diverges.",
-    doc="""Check ``fn(X) -> lr``: the largest stable learning rate of gradient descent on
-    the mean squared error of a linear model with design matrix ``X`` of shape (n, d).
+    success="No parameter vector has a Hessian sharp enough to make this rate diverge.",
+    doc="""Check ``fn(X) -> lr``: the largest learning rate that is below 2 / lambda_max of
+    the Hessian of the logistic loss ``mean(log(1 + exp(-s * (X @ theta))))`` at *every*
+    ``theta``, for a design matrix ``X`` of shape (n, d) and any labels ``s`` in {-1, +1}.
 
-    That is ``2 / lambda_max`` for the Hessian of that loss (derived in the exercise); the
-    function returns a float or a 0-d tensor.
+    The function returns a float or a 0-d tensor.
     """,
 )
