@@ -127,6 +127,24 @@ def test_softmax_accepts_correct_implementations(fn, seed) -> None:
         (lambda x, d: softmax_shifted(x.flatten(), 0).reshape(x.shape), "whole tensor"),
         (lambda x, d: softmax_shifted(x, -1), "not always the last one"),
         (lambda x, d: (x - x.max()).exp() / (x - x.max()).exp().sum(dim=d), "keep the reduced"),
+        (
+            lambda x, d: (x - x.max()).exp() / (x - x.max()).exp().sum(dim=d, keepdim=True),
+            "its own shift",
+        ),
+        (
+            lambda x, d: (
+                (x - x.mean(d, keepdim=True)).exp()
+                / (x - x.mean(d, keepdim=True)).exp().sum(dim=d, keepdim=True)
+            ),
+            "large exponents",
+        ),
+        (
+            lambda x, d: (
+                (x - x.amin(d, keepdim=True)).exp()
+                / (x - x.amin(d, keepdim=True)).exp().sum(dim=d, keepdim=True)
+            ),
+            "which change to a slice",
+        ),
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1, 2])

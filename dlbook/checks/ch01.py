@@ -93,11 +93,29 @@ def _last_dim(x, dim):
     return _softmax(x, -1)
 
 
+def _global_shift(x, dim):
+    """One shift (the largest value of the whole tensor) for every slice."""
+    e = (x.double() - x.double().max()).exp()
+    return (e / e.sum(dim=dim, keepdim=True)).to(x.dtype)
+
+
+def _mean_shift(x, dim):
+    """Each slice shifted by its mean: exponents can still be large."""
+    x32 = x - x.mean(dim=dim, keepdim=True)
+    e = x32.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
 def _softmax_cases(g: torch.Generator) -> list[Case]:
     def randn(*shape: int, scale: float = 1.0) -> torch.Tensor:
         return scale * torch.randn(*shape, generator=g)
 
     big = randn(3, 5, scale=10.0) + 1000.0  # exp(1000) overflows in any float type
+    # one row near +1000, one near -1000: a single shift for the whole tensor underflows
+    levels = randn(2, 5, scale=10.0) + torch.tensor([[1000.0], [-1000.0]])
+    # values hundreds apart within each row: shifting by a row's mean or min overflows
+    spread = torch.tensor([[0.0, 300.0, -300.0, 5.0], [-50.0, 0.0, 400.0, 1.0]])
+    spread = spread + randn(2, 4)
     return [
         Case("a (4, 6) matrix, along the rows' entries (dim=1)", (randn(4, 6), 1)),
         Case("the same kind of matrix along dim=0 (each column sums to 1)", (randn(5, 3), 0)),
@@ -106,6 +124,8 @@ def _softmax_cases(g: torch.Generator) -> list[Case]:
         Case("large values near 1000 (naive exp overflows)", (big, 1)),
         Case("very negative values near -1000 (naive exp underflows to 0)", (-big, 0)),
         Case("a vector of 7 values, dim=0", (randn(7, scale=3.0), 0)),
+        Case("rows at very different levels (+1000 and -1000), dim=1", (levels, 1)),
+        Case("values hundreds apart within each row, dim=1", (spread, 1)),
     ]
 
 
@@ -114,11 +134,15 @@ check_softmax_any_dim = Check(
     cases=_softmax_cases,
     reference=_softmax,
     hint="reduce along `dim` only and keep that dimension (size 1) so the result broadcasts "
-    "back; exp of large numbers overflows, and a softmax does not change when you subtract "
-    "the same number from every value it normalises together.",
+    "back; exp overflows past about 88 in float32: which change to a slice's values leaves "
+    "its softmax unchanged?",
     mistakes={
-        "exp overflows (or underflows) for large inputs: a softmax is unchanged when the same "
-        "number is subtracted from all the values of one slice; use that.": _naive,
+        "each slice needs its own shift: one number for the whole tensor still sends a slice "
+        "that sits far below the others to exp(-2000) = 0, and 0 / 0 is NaN.": _global_shift,
+        "your shift still leaves large exponents when one slice holds values hundreds apart: "
+        "which shift guarantees that exp never exceeds 1?": _mean_shift,
+        "exp overflows (or underflows) for large inputs: look for a change to a slice's "
+        "values that leaves its softmax unchanged but keeps exp finite.": _naive,
         "normalise along `dim` only, not over the whole tensor.": _whole_tensor,
         "use the dimension you are given, not always the last one.": _last_dim,
     },

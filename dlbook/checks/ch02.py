@@ -148,17 +148,17 @@ _GRAD_MISTAKES: dict[str, Callable[[torch.Tensor, float, torch.Tensor], torch.Te
     "at exactly x = 0 PyTorch uses negative_slope: the positive branch is x > 0, strictly.": (
         lambda x, s, g: g * torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, s))
     ),
-    "the two sides are swapped: the slope 1 belongs to x > 0 and negative_slope to x <= 0.": (
+    "the two sides are swapped: check which side of 0 keeps its input unchanged.": (
         lambda x, s, g: g * torch.where(x > 0, torch.full_like(x, s), torch.ones_like(x))
     ),
-    "you multiplied grad_output by the forward output; multiply it by the derivative "
-    "instead (1 for x > 0, negative_slope otherwise).": (
+    "you multiplied grad_output by the forward output; it needs the local derivative "
+    "(the slope of y as a function of x) instead.": (
         lambda x, s, g: g * torch.where(x > 0, x, s * x)
     ),
 }
 
 _FORWARD_MISTAKES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
-    "the two sides are swapped: y = x for x > 0 and y = negative_slope * x otherwise.": (
+    "the two sides are swapped: check which side of 0 is scaled by negative_slope.": (
         lambda x, s: torch.where(x > 0, s * x, x)
     ),
     "negative inputs were set to zero (that is ReLU); scale them by negative_slope instead.": (
