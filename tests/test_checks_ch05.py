@@ -11,6 +11,7 @@ import torch
 from dlbook.checks import (
     CheckError,
     NotImplementedYet,
+    check_backtracking_gd,
     check_cosine_schedule,
     check_logistic_safe_lr,
 )
@@ -278,3 +279,218 @@ def test_stable_not_implemented_yet() -> None:
 def test_stable_non_callable_is_rejected(bad) -> None:
     with pytest.raises(CheckError, match="check_logistic_safe_lr: expected your function"):
         check_logistic_safe_lr(bad)
+
+
+# --- check_backtracking_gd ----------------------------------------------------------
+
+
+def line_search_notebook(X, y, theta0, steps, lr0, shrink, c):
+    """The chapter's reference solution."""
+
+    def mse(th):
+        return ((X @ th - y) ** 2).mean()
+
+    theta = theta0.clone()
+    thetas, rates = [theta], []
+    for _ in range(steps):
+        grad = 2 * X.T @ (X @ theta - y) / len(y)
+        now, lr = mse(theta), lr0
+        while mse(theta - lr * grad) > now - c * lr * (grad @ grad):
+            lr *= shrink
+        theta = theta - lr * grad
+        thetas.append(theta)
+        rates.append(lr)
+    return torch.stack(thetas), torch.tensor(rates, dtype=X.dtype)
+
+
+def line_search_autograd(X, y, theta0, steps, lr0, shrink, c):
+    """Autograd's gradient, an explicit accept flag, a list of rates (Python floats)."""
+    theta = theta0.detach().clone()
+    thetas, rates = [theta], []
+    for _ in range(steps):
+        t = theta.clone().requires_grad_(True)
+        loss = torch.nn.functional.mse_loss(X @ t, y)
+        (grad,) = torch.autograd.grad(loss, t)
+        loss, slope = loss.item(), (grad @ grad).item()
+        lr, accepted = lr0, False
+        while not accepted:
+            trial = theta - lr * grad
+            accepted = torch.nn.functional.mse_loss(X @ trial, y).item() <= loss - c * lr * slope
+            if not accepted:
+                lr = lr * shrink
+        theta = trial
+        thetas.append(theta)
+        rates.append(lr)
+    return thetas, rates
+
+
+def line_search_numpy(X, y, theta0, steps, lr0, shrink, c):
+    """In NumPy float64 via the residual norm, converted back at the end."""
+    A, b, th = X.double().numpy(), y.double().numpy(), theta0.double().numpy()
+    n = len(b)
+
+    def loss(t):
+        r = A @ t - b
+        return float(r @ r) / n
+
+    out, rates = [th], []
+    for _ in range(steps):
+        g = 2 / n * A.T @ (A @ th - b)
+        k = 0
+        while loss(th - lr0 * shrink**k * g) > loss(th) - c * lr0 * shrink**k * float(g @ g):
+            k += 1
+        th = th - lr0 * shrink**k * g
+        out.append(th)
+        rates.append(lr0 * shrink**k)
+    return torch.from_numpy(np.stack(out)).to(X.dtype), torch.tensor(rates).to(X.dtype)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 7])
+@pytest.mark.parametrize("fn", [line_search_notebook, line_search_autograd, line_search_numpy])
+def test_line_search_accepts_correct_implementations(fn, seed) -> None:
+    verdict = check_backtracking_gd.verify(fn, seed=seed)
+    assert verdict.passed, verdict.message
+
+
+def test_line_search_notebook_call_prints_success(capsys) -> None:
+    check_backtracking_gd(line_search_notebook)
+    assert "✓ check_backtracking_gd: all 6 cases passed" in capsys.readouterr().out
+
+
+def _line_search_variant(
+    *, test="armijo", reset=True, first_shrunk=False, grad_factor=2.0, sum_grad=False
+):
+    def fn(X, y, theta0, steps, lr0, shrink, c):
+        def mse(th):
+            return ((X @ th - y) ** 2).mean()
+
+        theta, thetas, rates, lr = theta0.clone(), [theta0.clone()], [], lr0
+        for _ in range(steps):
+            r = X @ theta - y
+            grad = grad_factor * X.T @ r / (1 if sum_grad else len(y))
+            now, gg = mse(theta), grad @ grad
+            lr = lr0 if reset else lr
+            lr = lr * shrink if first_shrunk else lr
+            for _ in range(400):
+                new = mse(theta - lr * grad)
+                ok = {
+                    "armijo": new <= now - c * lr * gg,
+                    "none": True,
+                    "decrease": new < now,
+                    "reversed": new >= now - c * lr * gg,
+                    "no c": new <= now - lr * gg,
+                    "plus": new <= now + c * lr * gg,
+                    "norm": new <= now - c * lr * gg.sqrt(),
+                }[test]
+                if ok:
+                    break
+                lr *= shrink
+            theta = theta - lr * grad
+            thetas.append(theta)
+            rates.append(lr)
+        return torch.stack(thetas), torch.tensor(rates, dtype=X.dtype)
+
+    return fn
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_line_search_variant(test="none"), "your rate never shrinks"),
+        (_line_search_variant(test="decrease"), "you accept any step that lowers the loss"),
+        # a reversed test takes lr0 exactly where no test would: the same hint names both
+        (_line_search_variant(test="reversed"), "check which way your test compares"),
+        (_line_search_variant(test="no c"), "asks for more than a positive step can deliver"),
+        (_line_search_variant(sum_grad=True), "that of the mean over the n rows"),
+        (_line_search_variant(test="plus"), "your test lets a step raise the loss"),
+        (_line_search_variant(test="norm"), "has the wrong units"),
+        (_line_search_variant(reset=False), "must start again from lr0"),
+        (_line_search_variant(first_shrunk=True), "the first rate tried at every step is lr0"),
+        (_line_search_variant(grad_factor=1.0), "your gradient is half the loss's"),
+    ],
+)
+def test_line_search_rejects_typical_mistakes(wrong, hint, seed) -> None:
+    verdict = check_backtracking_gd.verify(wrong, seed=seed)
+    assert verdict.kind == "failed", verdict
+    assert "check_backtracking_gd: case" in verdict.message
+    assert hint in verdict.message, verdict.message
+
+
+def test_line_search_hints_do_not_state_the_test() -> None:
+    from dlbook.checks.ch05 import _LINE_SEARCH_MISTAKES
+
+    for text in [*_LINE_SEARCH_MISTAKES, check_backtracking_gd.hint]:
+        for formula in ("c * lr", "c*lr", "grad @ grad", "||g||", "<=", "norm(g"):
+            assert formula not in text, (formula, text)
+
+
+def test_line_search_cases_are_decided_with_margin() -> None:
+    """No acceptance test of the reference is close to a tie (rounding cannot flip it)."""
+    from dlbook.checks.ch05 import _backtrack
+
+    for seed in range(12):
+        for case in check_backtracking_gd.make_cases(seed):
+            margins: list[float] = []
+            _backtrack(*case.args, margins=margins)
+            least = 1e-4 if case.args[0].dtype == torch.float32 else 1e-10
+            assert not margins or min(margins) > least, (seed, case.name)
+
+
+def test_line_search_cases_depend_on_the_seed_only() -> None:
+    a, b = check_backtracking_gd.make_cases(4), check_backtracking_gd.make_cases(4)
+    c = check_backtracking_gd.make_cases(5)
+    assert all(torch.equal(x.args[0], y.args[0]) for x, y in zip(a, b, strict=True))
+    assert not torch.equal(a[0].args[0], c[0].args[0])
+
+
+def test_line_search_reference_lowers_the_loss_at_every_step() -> None:
+    from dlbook.checks.ch05 import _backtrack
+
+    for case in check_backtracking_gd.make_cases(0):
+        X, y = case.args[0].double(), case.args[1].double()
+        thetas, _ = _backtrack(*case.args)
+        losses = ((thetas.double() @ X.T - y) ** 2).mean(dim=1)
+        assert bool((losses[1:] <= losses[:-1] * (1 + 1e-6)).all()), case.name
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda *a: None, "return two things"),
+        (lambda *a: line_search_notebook(*a)[0], "return two things"),
+        (lambda *a: (line_search_notebook(*a)[0], "rates"), "should be a tensor"),
+        (lambda *a: line_search_notebook(*a)[::-1], "shape differs"),
+    ],
+)
+def test_line_search_malformed_results_are_reported(bad, message) -> None:
+    verdict = check_backtracking_gd.verify(bad)
+    assert verdict.kind == "failed" and message in verdict.message, verdict.message
+
+
+def test_line_search_raising_and_in_place() -> None:
+    def raises(X, y, theta0, steps, lr0, shrink, c):
+        raise ValueError("boom")
+
+    def in_place(X, y, theta0, steps, lr0, shrink, c):
+        theta0.zero_()
+        return line_search_notebook(X, y, theta0, steps, lr0, shrink, c)
+
+    verdict = check_backtracking_gd.verify(raises)
+    assert verdict.kind == "failed" and "raised ValueError: boom" in verdict.message
+    with pytest.raises(CheckError, match="changed its input in place"):
+        check_backtracking_gd(in_place)
+
+
+def test_line_search_not_implemented_yet() -> None:
+    def todo(X, y, theta0, steps, lr0, shrink, c):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedYet):
+        check_backtracking_gd(todo)
+
+
+@pytest.mark.parametrize("bad", [None, 0.3, "armijo"])
+def test_line_search_non_callable_is_rejected(bad) -> None:
+    with pytest.raises(CheckError, match="check_backtracking_gd: expected your function"):
+        check_backtracking_gd(bad)
