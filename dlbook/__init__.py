@@ -20,7 +20,7 @@ from dlbook import data, plot, train  # noqa: E402
 from dlbook.core import PLOT_STYLE, pick_device, seed_everything, setup  # noqa: E402
 
 #: The setup cell of every chapter names the version it needs and updates an older one.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = [
     "setup",
     "seed_everything",
