@@ -494,3 +494,47 @@ def test_line_search_not_implemented_yet() -> None:
 def test_line_search_non_callable_is_rejected(bad) -> None:
     with pytest.raises(CheckError, match="check_backtracking_gd: expected your function"):
         check_backtracking_gd(bad)
+
+
+def _line_search_strict(X, y, theta0, steps, lr0, shrink, c):
+    """A strict test (a tie fails): at a zero gradient no trial ever passes. The reader
+    interrupts the kernel, simulated here after 2000 trials."""
+    theta, thetas, rates = theta0.clone(), [theta0.clone()], []
+    for _ in range(steps):
+        grad = 2 * X.T @ (X @ theta - y) / len(y)
+        now, lr, tries = ((X @ theta - y) ** 2).mean(), lr0, 0
+        while not ((X @ (theta - lr * grad) - y) ** 2).mean() < now - c * lr * (grad @ grad):
+            lr, tries = lr * shrink, tries + 1
+            if tries > 2000:
+                raise KeyboardInterrupt
+        theta = theta - lr * grad
+        thetas.append(theta)
+        rates.append(lr)
+    return torch.stack(thetas), torch.tensor(rates, dtype=X.dtype)
+
+
+def test_line_search_endless_search_is_named_when_interrupted() -> None:
+    verdict = check_backtracking_gd.verify(_line_search_strict)
+    assert verdict.kind == "failed", verdict
+    assert "exact" in verdict.message and "was interrupted" in verdict.message
+    assert "a search that never ends" in verdict.message, verdict.message
+
+
+def _line_search_sum_loss(X, y, theta0, steps, lr0, shrink, c):
+    """Sum of squared residuals instead of their mean, in the loss and its gradient."""
+    theta, thetas, rates = theta0.clone(), [theta0.clone()], []
+    for _ in range(steps):
+        grad = 2 * X.T @ (X @ theta - y)
+        now, lr = ((X @ theta - y) ** 2).sum(), lr0
+        while ((X @ (theta - lr * grad) - y) ** 2).sum() > now - c * lr * (grad @ grad):
+            lr *= shrink
+        theta = theta - lr * grad
+        thetas.append(theta)
+        rates.append(lr)
+    return torch.stack(thetas), torch.tensor(rates, dtype=X.dtype)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_line_search_rejects_the_summed_loss(seed) -> None:
+    verdict = check_backtracking_gd.verify(_line_search_sum_loss, seed=seed)
+    assert verdict.kind == "failed", verdict

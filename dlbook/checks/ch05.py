@@ -433,9 +433,9 @@ _LINE_SEARCH_MISTAKES: dict[str, Callable] = {
     "loss, by c times the decrease that the first-order term predicts.": lambda *a: _backtrack(
         *a, test="rise allowed"
     ),
-    "the decrease your test requires has the wrong units: the first-order term predicts the "
-    "rate times the slope of the loss along the step. What is that slope in the direction "
-    "-g?": lambda *a: _backtrack(*a, test="unsquared"),
+    "the decrease your test requires has the wrong units: the first-order term of section 4's "
+    "Taylor expansion pairs the gradient with the whole step (a vector whose length grows "
+    "with the gradient), not with a unit direction.": lambda *a: _backtrack(*a, test="unsquared"),
     "each step's search must start again from lr0; yours starts from the rate the previous "
     "step accepted, so the rate can never grow back where a longer step would pass.": (
         lambda *a: _backtrack(*a, reset=False)
@@ -474,6 +474,12 @@ check_backtracking_gd = Check(
     "trial rate (lr0, lr0 * shrink, ...) and whether it passes the test; the iterates start "
     "with theta0, and the rates are the accepted ones.",
     mistakes=_LINE_SEARCH_MISTAKES,
+    error_hints={
+        "KeyboardInterrupt": "a search that never ends: does every failed trial make the "
+        "rate smaller, and which trial does your test accept where no step can lower the "
+        "loss at all? Read the prompt's rule for a trial that meets the required decrease "
+        "exactly.",
+    },
     atol=1e-6,
     rtol=1e-4,
     success="Your line search takes the same steps as the reference on every case.",
