@@ -23,6 +23,7 @@ from dlbook.checks.ch13 import *  # noqa: F403
 from dlbook.checks.ch14 import *  # noqa: F403
 from dlbook.checks.ch16 import *  # noqa: F403
 from dlbook.checks.ch17 import *  # noqa: F403
+from dlbook.checks.ch18 import *  # noqa: F403
 from dlbook.checks.ch19 import *  # noqa: F403
 from dlbook.checks.ch20 import *  # noqa: F403
 from dlbook.checks.ch21 import *  # noqa: F403
