@@ -21,6 +21,7 @@ from dlbook.checks.ch11 import *  # noqa: F403
 from dlbook.checks.ch12 import *  # noqa: F403
 from dlbook.checks.ch13 import *  # noqa: F403
 from dlbook.checks.ch14 import *  # noqa: F403
+from dlbook.checks.ch15 import *  # noqa: F403
 from dlbook.checks.ch16 import *  # noqa: F403
 from dlbook.checks.ch17 import *  # noqa: F403
 from dlbook.checks.ch18 import *  # noqa: F403
