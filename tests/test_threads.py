@@ -34,7 +34,7 @@ def test_each_test_process_uses_one_thread() -> None:
 def test_compare_prints_wall_and_cpu_time_per_thread_count(monkeypatch) -> None:
     calls = []
 
-    def fake_measure(path, threads=None):
+    def fake_measure(path, threads=None, limit_s=None):
         calls.append((path.stem, threads))
         return {"seconds": 2.0 * threads, "cpu_seconds": 1.5 * threads, "threads": threads}
 
@@ -63,3 +63,48 @@ def test_load_starts_busy_processes_and_stops_them() -> None:
     with benchmark.load(2, limit_s=30) as procs:
         assert len(procs) == 2 and all(p.poll() is None for p in procs)
     assert all(p.poll() is not None for p in procs)
+
+
+def test_compare_reports_a_run_stopped_at_the_limit(monkeypatch) -> None:
+    def slow_with_two(path, threads=None, limit_s=None):
+        if threads == 2:
+            raise benchmark.TimedOut("too slow")
+        return {"seconds": 3.0, "cpu_seconds": 2.0, "threads": threads}
+
+    monkeypatch.setattr(benchmark, "measure", slow_with_two)
+    monkeypatch.setattr(benchmark, "load", lambda n: _nothing())
+    first = chapters()[0]
+    table = benchmark.compare([first.stem], [1, 2], busy=0, limit_s=100).splitlines()
+    assert table[2] == f"| {first.stem} | 3.0 / 2.0 | > 100 / – |"
+    assert table[-1] == "| **total** | 3.0 / 2.0 | > 100.0 / – |"
+
+
+def test_measure_kills_a_run_past_its_limit_kernel_included(tmp_path) -> None:
+    import time
+
+    import nbformat
+    import pytest
+
+    pid_file = tmp_path / "kernel.pid"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+            "time.sleep(120)"
+        )
+    ]
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    start = time.monotonic()
+    with pytest.raises(benchmark.TimedOut):
+        benchmark.measure(path, threads=1, limit_s=10)
+    assert time.monotonic() - start < 30
+    kernel = int(pid_file.read_text())
+    time.sleep(0.5)
+    # The kernel (a grandchild of the measuring process) is gone, not left sleeping.
+    assert not os.path.exists(f"/proc/{kernel}") or _state(kernel) == "Z"
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]

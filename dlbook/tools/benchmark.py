@@ -2,9 +2,10 @@
 
     python -m dlbook.tools.benchmark          # every chapter
     python -m dlbook.tools.benchmark 6 7      # some chapters (other rows are kept)
-    python -m dlbook.tools.benchmark --compare 1 2 --load 2
+    python -m dlbook.tools.benchmark --compare 1 2 --load 2 --limit 300
         # print wall and CPU time per chapter with 1 and 2 torch threads, on the
-        # machine as it is and under load (2 busy-loop processes); writes nothing
+        # machine as it is and under load (2 busy-loop processes), stopping any run
+        # at 300 s; writes nothing
 
 Each chapter runs top to bottom in a fresh kernel, in a process of its own, and
 nothing is written back to the notebook's outputs. Peak memory is the largest
@@ -27,6 +28,7 @@ import os
 import platform
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -71,19 +73,26 @@ def _measure_here(path: Path) -> dict:
     }
 
 
-def measure(path: Path, threads: int | None = None) -> dict:
+class TimedOut(RuntimeError):
+    """A chapter ran past the time limit it was given (it and its kernel were killed)."""
+
+
+def measure(path: Path, threads: int | None = None, limit_s: float | None = None) -> dict:
     """Measure one chapter in a fresh process, so peak memory is that chapter's alone.
 
     The chapter runs on the CPU with ``threads`` torch threads (default: what
     ``dlbook.setup()`` uses). Returns seconds (wall), cpu_seconds (the kernel's user +
-    system time), peak_memory_mb and threads."""
+    system time), peak_memory_mb and threads. With ``limit_s``, a run that takes longer
+    is killed, kernel included, and :class:`TimedOut` is raised."""
     from dlbook.core import threads_wanted
 
     threads = threads_wanted(threads)
-    out = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "dlbook.tools.benchmark", "--measure-one", str(path)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: the kernel dies with it
         env={
             **os.environ,
             "TQDM_DISABLE": "1",
@@ -92,9 +101,15 @@ def measure(path: Path, threads: int | None = None) -> dict:
             "OMP_NUM_THREADS": str(threads or os.cpu_count() or 1),
         },
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"{path.name} failed:\n{out.stderr[-3000:]}")
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "threads": threads}
+    try:
+        stdout, stderr = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise TimedOut(f"{path.name} ran past {limit_s:.0f} s") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"{path.name} failed:\n{stderr[-3000:]}")
+    return {**json.loads(stdout.strip().splitlines()[-1]), "threads": threads}
 
 
 #: A process that keeps one core busy for at most the given number of seconds.
@@ -117,9 +132,12 @@ def load(processes: int, limit_s: float = 3600.0):
             proc.wait()
 
 
-def compare(names: list[str], threads: list[int], busy: int) -> str:
+def compare(names: list[str], threads: list[int], busy: int, limit_s: float | None = None) -> str:
     """A markdown table: wall and CPU seconds per chapter for each thread count, on the
-    machine as it is, and with ``busy`` busy-loop processes running (if ``busy`` > 0)."""
+    machine as it is, and with ``busy`` busy-loop processes running (if ``busy`` > 0).
+
+    A run stopped at ``limit_s`` shows as ``> limit`` and counts as ``limit`` in the
+    total, which is then a lower bound (``>``)."""
     settings = [(n, 0) for n in threads] + ([(n, busy) for n in threads] if busy else [])
     header = ["chapter"] + [
         f"{n} thread{'s' if n > 1 else ''}{', load ' + str(b) if b else ''}: wall / CPU s"
@@ -127,17 +145,31 @@ def compare(names: list[str], threads: list[int], busy: int) -> str:
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     totals = [[0.0, 0.0] for _ in settings]
+    cut = [False for _ in settings]
     for ch in resolve(names):
         cells = []
         for k, (n, b) in enumerate(settings):
-            with load(b):
-                r = measure(ch.path, threads=n)
-            totals[k][0] += r["seconds"]
-            totals[k][1] += r["cpu_seconds"]
-            cells.append(f"{r['seconds']:.1f} / {r['cpu_seconds']:.1f}")
+            try:
+                with load(b):
+                    r = measure(ch.path, threads=n, limit_s=limit_s)
+            except TimedOut:
+                totals[k][0] += limit_s
+                cut[k] = True
+                cells.append(f"> {limit_s:.0f} / –")
+            else:
+                totals[k][0] += r["seconds"]
+                totals[k][1] += r["cpu_seconds"]
+                cells.append(f"{r['seconds']:.1f} / {r['cpu_seconds']:.1f}")
             print(f"{ch.stem} threads={n} load={b}: {cells[-1]}", file=sys.stderr)
         lines.append(f"| {ch.stem} | " + " | ".join(cells) + " |")
-    lines.append("| **total** | " + " | ".join(f"{w:.1f} / {c:.1f}" for w, c in totals) + " |")
+    lines.append(
+        "| **total** | "
+        + " | ".join(
+            (f"> {w:.1f} / –" if c else f"{w:.1f} / {cpu:.1f}")
+            for (w, cpu), c in zip(totals, cut, strict=True)
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -215,13 +247,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="P",
         help="with --compare: also measure with P busy-loop processes running",
     )
+    parser.add_argument(
+        "--limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --compare: stop a run after S seconds and report it as '> S'",
+    )
     parser.add_argument("--measure-one", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure_one:
         print(json.dumps(_measure_here(Path(args.measure_one))))
         return 0
     if args.compare:
-        print(compare(args.chapters, args.compare, args.load))
+        print(compare(args.chapters, args.compare, args.load, args.limit))
         return 0
 
     rows = read_table()
