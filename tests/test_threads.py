@@ -65,18 +65,20 @@ def test_load_starts_busy_processes_and_stops_them() -> None:
     assert all(p.poll() is not None for p in procs)
 
 
-def test_compare_reports_a_run_stopped_at_the_limit(monkeypatch) -> None:
+def test_compare_reports_a_run_stopped_at_the_limit_or_failing(monkeypatch) -> None:
     def slow_with_two(path, threads=None, limit_s=None):
         if threads == 2:
             raise benchmark.TimedOut("too slow")
+        if threads == 3:
+            raise RuntimeError("an assert failed")
         return {"seconds": 3.0, "cpu_seconds": 2.0, "threads": threads}
 
     monkeypatch.setattr(benchmark, "measure", slow_with_two)
     monkeypatch.setattr(benchmark, "load", lambda n: _nothing())
     first = chapters()[0]
-    table = benchmark.compare([first.stem], [1, 2], busy=0, limit_s=100).splitlines()
-    assert table[2] == f"| {first.stem} | 3.0 / 2.0 | > 100 / – |"
-    assert table[-1] == "| **total** | 3.0 / 2.0 | > 100.0 / – |"
+    table = benchmark.compare([first.stem], [1, 2, 3], busy=0, limit_s=100).splitlines()
+    assert table[2] == f"| {first.stem} | 3.0 / 2.0 | > 100 / – | fails |"
+    assert table[-1] == "| **total** | 3.0 / 2.0 | > 100.0 / – | – |"
 
 
 def test_measure_kills_a_run_past_its_limit_kernel_included(tmp_path) -> None:

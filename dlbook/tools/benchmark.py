@@ -137,7 +137,8 @@ def compare(names: list[str], threads: list[int], busy: int, limit_s: float | No
     machine as it is, and with ``busy`` busy-loop processes running (if ``busy`` > 0).
 
     A run stopped at ``limit_s`` shows as ``> limit`` and counts as ``limit`` in the
-    total, which is then a lower bound (``>``)."""
+    total, which is then a lower bound (``>``). A chapter that raises shows as
+    ``fails`` (its error goes to stderr), and that column has no total."""
     settings = [(n, 0) for n in threads] + ([(n, busy) for n in threads] if busy else [])
     header = ["chapter"] + [
         f"{n} thread{'s' if n > 1 else ''}{', load ' + str(b) if b else ''}: wall / CPU s"
@@ -146,6 +147,7 @@ def compare(names: list[str], threads: list[int], busy: int, limit_s: float | No
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     totals = [[0.0, 0.0] for _ in settings]
     cut = [False for _ in settings]
+    failed = [False for _ in settings]
     for ch in resolve(names):
         cells = []
         for k, (n, b) in enumerate(settings):
@@ -156,6 +158,10 @@ def compare(names: list[str], threads: list[int], busy: int, limit_s: float | No
                 totals[k][0] += limit_s
                 cut[k] = True
                 cells.append(f"> {limit_s:.0f} / –")
+            except RuntimeError as exc:  # the chapter raised: report it, go on
+                print(exc, file=sys.stderr)
+                failed[k] = True
+                cells.append("fails")
             else:
                 totals[k][0] += r["seconds"]
                 totals[k][1] += r["cpu_seconds"]
@@ -165,8 +171,8 @@ def compare(names: list[str], threads: list[int], busy: int, limit_s: float | No
     lines.append(
         "| **total** | "
         + " | ".join(
-            (f"> {w:.1f} / –" if c else f"{w:.1f} / {cpu:.1f}")
-            for (w, cpu), c in zip(totals, cut, strict=True)
+            ("–" if f else (f"> {w:.1f} / –" if c else f"{w:.1f} / {cpu:.1f}"))
+            for (w, cpu), c, f in zip(totals, cut, failed, strict=True)
         )
         + " |"
     )
