@@ -484,11 +484,17 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
     subs.mkdir()
     nbformat.write(k.honest(), subs / "a_honest.ipynb")
-    nbformat.write(k.wrong(), subs / "b_wrong.ipynb")
-    (subs / "c_garbage.ipynb").write_text("nothing")
+    # a slow honest student second: the interrupt lands while it is graded, not
+    # in a race with the few seconds that grading a quick notebook takes
+    slow = k.honest()
+    slow.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(10)"))
+    nbformat.write(slow, subs / "b_slow.ipynb")
+    nbformat.write(k.wrong(), subs / "c_wrong.ipynb")
+    (subs / "d_garbage.ipynb").write_text("nothing")
     out = tmp_path / "out" / "grades.csv"
     argv = [str(chapter), str(subs), "--out", str(out), "--timeout", "120", "--cell-timeout", "15"]
     assert run_main(argv)["code"] == 0
+    assert rows_of(out)["b_slow.ipynb"]["passed"] == "2"
     whole = out.read_bytes()
     out.unlink()  # the key beside it stays: the same seeds again
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -509,13 +515,13 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "INTERRUPTED" in stdout
     partial = rows_of(out)
-    assert set(partial) == {"a_honest.ipynb", "b_wrong.ipynb", "c_garbage.ipynb"}
+    assert set(partial) == {"a_honest.ipynb", "b_slow.ipynb", "c_wrong.ipynb", "d_garbage.ipynb"}
     assert partial["a_honest.ipynb"]["passed"] == "2"
     pending = [r for r in partial.values() if r["status"] == "not graded"]
-    assert pending and all("interrupted" in r["notes"] for r in pending)
+    assert len(pending) == 3 and all("interrupted" in r["notes"] for r in pending)
     resumed = run_main([*argv, "--resume"])
     assert resumed["code"] == 0
-    assert "resuming: 1 already graded, 2 to grade" in resumed["stderr"]
+    assert "resuming: 1 already graded, 3 to grade" in resumed["stderr"]
     assert out.read_bytes() == whole
 
 
