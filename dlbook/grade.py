@@ -1543,4 +1543,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C must stop a run even when this process was started with SIGINT ignored
+    # (by nohup, a background job, or a test runner's worker): Python then installs
+    # no KeyboardInterrupt handler, and the interrupt would be silently dropped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     raise SystemExit(main())
